@@ -1,0 +1,43 @@
+# Quick start: `make demo` and `make test` (see README.md).
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The project's offline mirror of MNIST, when it sits beside the checkout.
+ifneq ($(wildcard ../shared/data/mnist),)
+export GENZOO_DATA_DIR ?= $(abspath ../shared/data)
+endif
+
+.PHONY: venv demo test test-all lint format clean
+
+$(BIN)/genzoo: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/genzoo
+
+demo: venv
+	$(BIN)/genzoo data info mnist
+	$(BIN)/genzoo train vae --epochs 3 --name demo-vae --runs-dir runs --resume --quiet
+	$(BIN)/genzoo sample runs/demo-vae -n 64 --out runs/demo-vae/figures/demo-samples.png
+	@echo "samples: runs/demo-vae/figures/demo-samples.png"
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+test-all: venv
+	$(BIN)/python -m pytest -q -m ''
+
+lint: venv
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks
+
+format: venv
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

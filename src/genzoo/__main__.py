@@ -1,0 +1,3 @@
+from genzoo.cli.main import main
+
+raise SystemExit(main())

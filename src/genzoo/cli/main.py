@@ -1,0 +1,45 @@
+"""Entry point of the ``genzoo`` command."""
+
+from __future__ import annotations
+
+import sys
+
+from genzoo.cli.args import Parser
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> Parser:
+    from genzoo import __version__
+    from genzoo.cli import data, evaluate, sample, train
+
+    parser = Parser(prog="genzoo", description="Train, evaluate, sample and compare VAEs, GANs "
+                    "and normalizing flows on images.")
+    parser.add_argument("--version", action="version", version=f"genzoo {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
+    train.add_parser(sub)
+    train.add_resume_parser(sub)
+    evaluate.add_parser(sub)
+    sample.add_parser(sub)
+    data.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 runtime error, 2 usage error, 130 interrupt)."""
+    from genzoo.errors import GenzooError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except GenzooError as exc:
+        print(f"genzoo: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("genzoo: interrupted; the last checkpoint is intact (genzoo resume RUN)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""The interface between the generic loop and a model family: a ``Step`` owns the model's
+optimizers and knows how to take one training step and one evaluation step.
+
+Steps return **per-example** terms: a dict of ``(B,)`` tensors that must contain ``"loss"``
+(the quantity minimised, used for the NaN guard and model selection). The loop averages them
+over the epoch, weighted by examples, in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from genzoo.config import TrainConfig
+from genzoo.data.batches import Batch
+
+__all__ = ["Step"]
+
+
+class Step:
+    """Base class of family steps. Subclasses set ``self.optimizers`` and implement the steps."""
+
+    def __init__(self, model: nn.Module, cfg: Any, train: TrainConfig) -> None:
+        self.model = model
+        self.cfg = cfg
+        self.train_cfg = train
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.run: Any = None  # the RunDir, set by the loop on rank 0 (None when not writing)
+
+    # to implement ----------------------------------------------------------------------------
+    def train_step(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
+        """One optimisation step on ``batch``; returns per-example terms ``(B,)``."""
+        raise NotImplementedError
+
+    def eval_step(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
+        """Per-example terms ``(B,)`` on ``batch`` without changing any weight (no grad)."""
+        raise NotImplementedError
+
+    # optional hooks ----------------------------------------------------------------------
+    def on_epoch_end(self, epoch: int) -> None:
+        """Called after each epoch (and with ``epoch=0`` before training) on rank 0 only."""
+
+    def on_train_end(self) -> None:
+        """Called once after the last epoch on rank 0 only (curves, summaries)."""
+
+    # shared helpers -----------------------------------------------------------------------
+    def adam(self, params: Any, lr: float | None = None) -> torch.optim.Adam:
+        """Adam with the run's learning rate and betas."""
+        return torch.optim.Adam(
+            params, lr=self.train_cfg.lr if lr is None else lr, betas=self.train_cfg.betas
+        )
+
+    def minimize(self, loss: Tensor, optimizer: torch.optim.Optimizer) -> None:
+        """Zero grads, backpropagate the scalar ``loss``, clip if configured, step."""
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.train_cfg.grad_clip is not None:
+            params = [p for g in optimizer.param_groups for p in g["params"]]
+            torch.nn.utils.clip_grad_norm_(params, self.train_cfg.grad_clip)
+        optimizer.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {name: opt.state_dict() for name, opt in self.optimizers.items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state[name])
