@@ -1,0 +1,85 @@
+"""Generic matplotlib figures: curves and panels of image grids. Inputs are plain numbers and
+tensors; nothing here knows about models."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from torch import Tensor
+
+from genzoo.viz.grid import make_grid
+
+__all__ = ["line_plot", "grid_panels"]
+
+
+def _pyplot():  # noqa: ANN202 - matplotlib's module
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def line_plot(
+    panels: Sequence[dict[str, tuple[Sequence[float], Sequence[float]]]],
+    path: str | os.PathLike,
+    *,
+    titles: Sequence[str] | None = None,
+    xlabel: str = "epoch",
+    ylabel: str = "",
+    hlines: dict[str, float] | None = None,
+    sharey: bool = False,
+) -> Path:
+    """One subplot per panel; each panel maps a label to ``(x, y)``. ``hlines``: label -> y."""
+    plt = _pyplot()
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 3.4), squeeze=False, sharey=sharey)
+    for i, (ax, series) in enumerate(zip(axes[0], panels, strict=True)):
+        for label, (x, y) in series.items():
+            ax.plot(list(x), list(y), label=label, marker="o" if len(x) < 15 else None, ms=3)
+        for label, y in (hlines or {}).items():
+            ax.axhline(y, color="gray", ls="--", lw=1, label=label)
+        if titles:
+            ax.set_title(titles[i])
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def grid_panels(
+    panels: Sequence[tuple[str, Tensor]],
+    path: str | os.PathLike,
+    *,
+    nrow: int | None = None,
+    ncols: int | None = None,
+) -> Path:
+    """Image grids side by side (e.g. samples at several epochs), each titled.
+
+    ``panels``: ``(title, images (N, C, H, W) in [0, 1])`` pairs.
+    """
+    plt = _pyplot()
+    n = len(panels)
+    ncols = ncols or n
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3 * ncols, 3.2 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (title, images) in zip(axes.flat, panels, strict=False):
+        ax.imshow(make_grid(images, nrow), cmap="gray", vmin=0, vmax=255)
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
