@@ -56,7 +56,7 @@ class Bernoulli(Likelihood):
         # log p = x * l - softplus(l), never the log of a sigmoid; the x * l term is a dot product
         logits = _real(params).flatten(-3)  # (..., B, D)
         xs = x.to(logits.dtype).flatten(-3)  # (B, D)
-        return torch.linalg.vecdot(logits, xs) - F.softplus(logits).sum(dim=-1)
+        return torch.einsum("...bd,bd->...b", logits, xs) - F.softplus(logits).sum(dim=-1)
 
     def sample(self, params: Tensor, generator: torch.Generator | None = None) -> Tensor:
         p = torch.sigmoid(_real(params))
