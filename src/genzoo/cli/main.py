@@ -11,7 +11,7 @@ __all__ = ["main", "build_parser"]
 
 def build_parser() -> Parser:
     from genzoo import __version__
-    from genzoo.cli import data, evaluate, sample, train
+    from genzoo.cli import data, evaluate, plot, sample, train
 
     parser = Parser(
         prog="genzoo",
@@ -27,6 +27,7 @@ def build_parser() -> Parser:
     evaluate.add_parser(sub)
     sample.add_parser(sub)
     data.add_parser(sub)
+    plot.add_parser(sub)
     return parser
 
 
