@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -48,8 +49,8 @@ def _read_png(path: Any) -> Tensor:
     from PIL import Image
 
     with Image.open(path) as img:
-        arr = torch.tensor(list(img.convert("L").getdata()), dtype=torch.float32)
-        return (arr.view(1, 1, img.height, img.width) / 255.0).clamp(0, 1)
+        arr = torch.from_numpy(np.array(img.convert("L"), dtype=np.float32))  # (H, W)
+    return (arr / 255.0)[None, None]  # (1, 1, H, W)
 
 
 class GANFigures:
