@@ -81,7 +81,10 @@ def test_losses_equal_hand_computed_values():
     def sig(v: float) -> float:
         return 1 / (1 + math.exp(-v))
 
-    d = [-math.log(sig(r)) - math.log(1 - sig(f)) for r, f in zip(real.tolist(), fake.tolist())]
+    d = [
+        -math.log(sig(r)) - math.log(1 - sig(f))
+        for r, f in zip(real.tolist(), fake.tolist(), strict=True)
+    ]
     ns = [-math.log(sig(f)) for f in fake.tolist()]
     mm = [math.log(1 - sig(f)) for f in fake.tolist()]
     torch.testing.assert_close(discriminator_loss(real, fake), torch.tensor(d, dtype=torch.float64))

@@ -72,7 +72,7 @@ PATHS: dict[str, Callable[[Tensor, Tensor, Tensor], Tensor]] = {
 
 
 def interpolate(z0: Tensor, z1: Tensor, steps: int = 9, path: str = "lerp") -> Tensor:
-    """``steps`` equally spaced points (endpoints included) from ``z0`` to ``z1``; ``(steps, D)``."""
+    """``steps`` equally spaced points from ``z0`` to ``z1``, endpoints included: ``(steps, D)``."""
     if path not in PATHS:
         raise ValueError(f"unknown path {path!r}; choose one of {', '.join(PATHS)}")
     if steps < 2:

@@ -72,7 +72,7 @@ class GAN(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` samples ``(n, 1, 28, 28)`` in [0, 1] with ``z ~ N(0, I)`` drawn from ``generator``."""
+        """``n`` samples ``(n, 1, 28, 28)`` in [0, 1], ``z ~ N(0, I)`` drawn with ``generator``."""
         device = next(self.parameters()).device
         z = torch.randn(n, self.cfg.z_dim, generator=generator, device=device)
         return self.decode(z)
