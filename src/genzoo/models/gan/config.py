@@ -22,7 +22,8 @@ class GANConfig:
       log(1 - D(G(z))), the saturating form of the original value function).
     - ``ema_decay``: exponential moving average of the generator's weights, used for sampling
       when set (e.g. 0.999); ``None`` = off.
-    - ``width``: channels of the first DCGAN layer (ignored by the MLP).
+    - ``dropout``: dropout rate of the MLP discriminator (the DCGAN's has none).
+    - ``width``: channels of the DCGAN's 14x14 layers (ignored by the MLP).
     """
 
     arch: Literal["mlp", "dcgan"] = "mlp"
