@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 
@@ -200,3 +201,24 @@ def test_cli_train_sample_interpolate(tmp_path, capsys):
     with Image.open(tmp_path / "i-lerp.png") as img:  # 3 rows of 9 (30 px per cell, scale 2)
         assert img.size == (2 * (9 * 30 + 2), 2 * (3 * 30 + 2))
     assert "endpoints:" in capsys.readouterr().out
+
+
+def test_resume_is_exact_with_two_optimizers_and_ema(tmp_path):
+    from genzoo.api import make_config
+    from genzoo.training.loop import fit
+
+    kw = dict(epochs=2, limit_train=128, limit_eval=64, z_dim=8, ema_decay=0.9, log_every=0)
+    cfg = make_config("gan", seed=3, sample_epochs=(), **kw)
+    full = fit(cfg, tmp_path / "full", quiet=True)
+    first = fit(make_config("gan", seed=3, sample_epochs=(), **{**kw, "epochs": 1}),
+                tmp_path / "part", quiet=True)  # fmt: skip
+    assert len(first.history) == 2
+    config_path = tmp_path / "part" / "config.json"
+    saved = json.loads(config_path.read_text())
+    saved["train"]["epochs"] = 2  # extend the run, as a user would to train longer
+    config_path.write_text(json.dumps(saved))
+    resumed = fit(None, tmp_path / "part", resume=True, quiet=True)  # type: ignore[arg-type]
+    assert full.history[-1]["loss_d"] == resumed.history[-1]["loss_d"]
+    assert full.history[-1]["loss_g"] == resumed.history[-1]["loss_g"]
+    for k, v in full.model.state_dict().items():
+        assert torch.equal(v, resumed.model.state_dict()[k]), k
