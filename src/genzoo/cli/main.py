@@ -11,7 +11,7 @@ __all__ = ["main", "build_parser"]
 
 def build_parser() -> Parser:
     from genzoo import __version__
-    from genzoo.cli import data, evaluate, plot, sample, train
+    from genzoo.cli import data, evaluate, interpolate, plot, sample, train
 
     parser = Parser(
         prog="genzoo",
@@ -28,6 +28,7 @@ def build_parser() -> Parser:
     sample.add_parser(sub)
     data.add_parser(sub)
     plot.add_parser(sub)
+    interpolate.add_parser(sub)
     return parser
 
 
