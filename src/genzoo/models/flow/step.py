@@ -30,7 +30,6 @@ class FlowStep(Step):
         self.optimizers = {"adam": self.adam(model.parameters())}
         self._flow = getattr(model, "module", model)  # unwrap DistributedDataParallel
         self._noise: Tensor | None = None
-        self._grids: dict[float, list[tuple[str, Tensor]]] = {t: [] for t in FIGURE_TEMPERATURES}
 
     def _terms(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
         nll = -self.model(batch.x, generator).float()
@@ -65,12 +64,27 @@ class FlowStep(Step):
             was_training = self._flow.training
             self._flow.eval()
             for t in FIGURE_TEMPERATURES:
-                images = self._flow.decode(t * self.fixed_noise()).float().cpu() / 255.0
-                save_grid(images, self.run.figures / f"samples_T{t:g}_epoch{epoch:03d}.png")
-                self._grids[t].append((f"epoch {epoch}", images))
-                grid_panels(self._grids[t], self.run.figures / f"samples_T{t:g}.png", nrow=8)
+                pixels = self._flow.decode(t * self.fixed_noise()).round().to(torch.uint8).cpu()
+                name = f"samples_T{t:g}_epoch{epoch:03d}"
+                save_grid(pixels.float() / 255.0, self.run.figures / f"{name}.png")
+                torch.save(pixels, self._sample_dir() / f"{name}.pt")  # kept for the panels
+                grid_panels(self._panels(t), self.run.figures / f"samples_T{t:g}.png", nrow=8)
             self._flow.train(was_training)
         self._plot_curve()
+
+    def _sample_dir(self) -> Any:
+        path = self.run.figures / "sample_tensors"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _panels(self, t: float) -> list[tuple[str, Tensor]]:
+        """Sample grids of every epoch drawn so far (also before a resume), oldest first."""
+        files = sorted(self._sample_dir().glob(f"samples_T{t:g}_epoch*.pt"))
+        return [
+            (f"epoch {int(f.stem.rsplit('epoch', 1)[1])}, T={t:g}",
+             torch.load(f, weights_only=True).float() / 255.0)
+            for f in files
+        ]
 
     def _plot_curve(self) -> None:
         from genzoo.viz import line_plot
