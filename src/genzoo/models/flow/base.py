@@ -62,7 +62,9 @@ class Transform(nn.Module):
         if not isinstance(x, Tensor):
             raise TypeError(f"{type(self).__name__} expects a tensor, got {type(x).__name__}")
         if x.dim() < 2:
-            raise ValueError(f"{type(self).__name__} expects a batch (B, ...), got {tuple(x.shape)}")
+            raise ValueError(
+                f"{type(self).__name__} expects a batch (B, ...), got {tuple(x.shape)}"
+            )
 
     # to implement ----------------------------------------------------------------------------
     def _forward(self, x: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:

@@ -48,12 +48,14 @@ class AffineCoupling(Transform):
         self.scale = nn.Parameter(torch.ones_like(mask)) if learn_scale else None
 
     def _scale_shift(self, x_id: Tensor) -> tuple[Tensor, Tensor]:
-        h = self.net(x_id).float()
+        h = self.net(x_id)
+        if h.dtype in (torch.float16, torch.bfloat16):  # autocast: the affine part stays fp32
+            h = h.float()
         raw, t = h.chunk(2, dim=1)
         s = torch.tanh(raw)
         if self.scale is not None:
-            s = self.scale.float() * s
-        free = 1 - self.mask.float()
+            s = self.scale.to(h.dtype) * s
+        free = 1 - self.mask.to(h.dtype)
         return s * free, t * free
 
     def _forward(self, x: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:

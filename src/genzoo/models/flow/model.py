@@ -39,7 +39,7 @@ class Flow(nn.Module):
         self.dims = math.prod(shape)
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """``log p(x)`` in nats, ``(B,)``, of 8-bit ``x`` ``(B, *shape)`` (uint8 or float 0..255)."""
+        """``log p(x)`` in nats ``(B,)`` of 8-bit ``x`` ``(B, *shape)`` (uint8 or floats 0..255)."""
         return self.log_prob(x, generator)
 
     def log_prob(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -63,7 +63,7 @@ class Flow(nn.Module):
     def sample(
         self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0
     ) -> Tensor:
-        """``(n, *shape)`` images in [0, 1] (``k / 255``): ``z ~ N(0, T^2 I)`` through the inverse."""
+        """``(n, *shape)`` images in [0, 1] (``k / 255``): ``z ~ N(0, T^2 I)``, then the inverse."""
         ref = next(self.parameters())
         z = torch.randn(n, self.dims, generator=generator, device=ref.device, dtype=ref.dtype)
         return self.decode(temperature * z) / (N_LEVELS - 1)

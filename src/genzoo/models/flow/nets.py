@@ -30,7 +30,7 @@ class MLPNet(nn.Sequential):
 
 
 class ResidualBlock(nn.Module):
-    """``x + conv(relu(conv(relu(x))))`` with 3x3 convolutions; shape-preserving ``(B, C, H, W)``."""
+    """``x + conv(relu(conv(relu(x))))``, 3x3 convolutions; shape-preserving ``(B, C, H, W)``."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()

@@ -33,7 +33,9 @@ class ActNorm(Transform):
     @torch.no_grad()
     def initialize(self, x: Tensor) -> None:
         """Set the parameters so that ``forward(x)`` is standardised per channel."""
-        flat = x.transpose(0, 1).reshape(x.shape[1], -1).float()
+        flat = x.transpose(0, 1).reshape(x.shape[1], -1)
+        if flat.dtype in (torch.float16, torch.bfloat16):
+            flat = flat.float()
         self.bias.copy_(-flat.mean(1))
         self.log_scale.copy_(-torch.log(flat.std(1) + self.eps))
         self.initialized.fill_(True)

@@ -56,7 +56,7 @@ class UniformDequantize(Transform):
 
 
 class IntervalSqueeze(Transform):
-    """``y -> alpha + (1 - 2 alpha) y``: [0, 1] into [alpha, 1 - alpha]; log-det ``D log(1 - 2a)``."""
+    """``y -> alpha + (1 - 2 alpha) y``: [0, 1] into [alpha, 1 - alpha]; log-det ``D log(1-2a)``."""
 
     def __init__(self, alpha: float = 0.05) -> None:
         super().__init__()

@@ -81,8 +81,10 @@ class FlowStep(Step):
         """Sample grids of every epoch drawn so far (also before a resume), oldest first."""
         files = sorted(self._sample_dir().glob(f"samples_T{t:g}_epoch*.pt"))
         return [
-            (f"epoch {int(f.stem.rsplit('epoch', 1)[1])}, T={t:g}",
-             torch.load(f, weights_only=True).float() / 255.0)
+            (
+                f"epoch {int(f.stem.rsplit('epoch', 1)[1])}, T={t:g}",
+                torch.load(f, weights_only=True).float() / 255.0,
+            )
             for f in files
         ]
 
@@ -97,8 +99,11 @@ class FlowStep(Step):
                 ys.append(rec["bpd"])
         if series:
             line_plot(
-                [series], self.run.figures / "bpd.png", ylabel="bits/dim",
-                titles=["negative log-likelihood (8-bit)"], hlines={"course bar 1.85": 1.85},
+                [series],
+                self.run.figures / "bpd.png",
+                ylabel="bits/dim",
+                titles=["negative log-likelihood (8-bit)"],
+                hlines={"course bar 1.85": 1.85},
             )
 
     def on_train_end(self) -> None:
