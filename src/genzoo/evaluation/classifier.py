@@ -70,6 +70,7 @@ class MnistClassifier(nn.Module):
     def __init__(self, arch: ClassifierArch | None = None) -> None:
         super().__init__()
         self.arch = arch = arch or ClassifierArch()
+        self.weights_sha256: str | None = None  # set by ``load_classifier``: keys caches
         c1, c2, c3 = arch.channels
         self.body = nn.Sequential(
             _stage(1, c1, 1),  # (B, c1, 14, 14)
@@ -180,4 +181,5 @@ def load_classifier(
         raise CheckpointError(f"{weights}: not loadable weights ({type(exc).__name__})") from None
     model = MnistClassifier(ClassifierArch.from_dict(meta["arch"]))
     model.load_state_dict(state)
+    model.weights_sha256 = actual
     return model.to(device).eval()
