@@ -11,7 +11,7 @@ __all__ = ["main", "build_parser"]
 
 def build_parser() -> Parser:
     from genzoo import __version__
-    from genzoo.cli import data, evaluate, evaluator, sample, train
+    from genzoo.cli import compare, data, evaluate, evaluator, sample, train
 
     parser = Parser(prog="genzoo", description="Train, evaluate, sample and compare VAEs, GANs "
                     "and normalizing flows on images.")
@@ -23,6 +23,7 @@ def build_parser() -> Parser:
     sample.add_parser(sub)
     data.add_parser(sub)
     evaluator.add_parser(sub)
+    compare.add_parser(sub)
     return parser
 
 

@@ -12,6 +12,7 @@ reproduces them); loading verifies the sha256 and unpickles nothing but tensors.
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -132,7 +133,9 @@ def save_classifier(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    torch.save(state, path)
+    buffer = io.BytesIO()  # a file-like target: the archive's inner name is not the file's
+    torch.save(state, buffer)
+    path.write_bytes(buffer.getvalue())
     meta = {
         "file": path.name,
         "sha256": _sha256(path),

@@ -27,7 +27,7 @@ class PrecisionRecall:
 def _sq_dists(a: Tensor, b: Tensor, b_sq: Tensor) -> Tensor:
     """Squared Euclidean distances ``(len(a), len(b))``, clamped at zero."""
     a_sq = (a * a).sum(1, keepdim=True)
-    return (a_sq - 2 * a @ b.T + b_sq).clamp_min_(0)
+    return torch.addmm(b_sq.unsqueeze(0), a, b.T, alpha=-2).add_(a_sq).clamp_min_(0)
 
 
 def knn_radii(x: Tensor, k: int = 3, chunk: int = 2048) -> Tensor:
@@ -39,7 +39,8 @@ def knn_radii(x: Tensor, k: int = 3, chunk: int = 2048) -> Tensor:
     for start in range(0, x.shape[0], chunk):
         d = _sq_dists(x[start : start + chunk], x, x_sq)
         # the point itself is at distance 0 and is the smallest: take the (k+1)-th smallest
-        out.append(d.kthvalue(k + 1, dim=1).values)
+        # (topk is several times faster than kthvalue on CPU)
+        out.append(d.topk(k + 1, dim=1, largest=False).values[:, k])
     return torch.cat(out).sqrt()
 
 

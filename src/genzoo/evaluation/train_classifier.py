@@ -41,6 +41,7 @@ class EvaluatorConfig:
     max_shift_px: float = 2.0
     seed: int = 0
     limit_train: int | None = None  # first N training images (tests)
+    limit_eval: int | None = None  # first N validation/test images (tests)
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
@@ -81,6 +82,8 @@ def train_classifier(
     data = load_dataset(cfg.dataset, data_dir)
     if cfg.limit_train is not None:
         data = data.subset({"train": cfg.limit_train})
+    if cfg.limit_eval is not None:
+        data = data.subset({"val": cfg.limit_eval, "test": cfg.limit_eval})
     torch.manual_seed(derive_seed(cfg.seed, "evaluator", "init"))
     model = MnistClassifier(arch)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
