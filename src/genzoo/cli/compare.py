@@ -35,20 +35,22 @@ def _read_eval(run: str) -> dict:
         raise CheckpointError(f"{path}: unreadable ({exc})") from None
 
 
-def _floor(evals: list[tuple[str, dict]], data_dir: str | None) -> dict | None:
-    """The floor under the first run's quality protocol (None when no run has one)."""
+def _floors(evals: list[tuple[str, dict]], data_dir: str | None) -> list[dict]:
+    """Real-vs-real floors under the first run's quality protocol, one per reference view."""
     from genzoo.data.datasets import load_dataset
     from genzoo.evaluation.classifier import load_classifier
     from genzoo.evaluation.floor import real_floor
     from genzoo.evaluation.quality import QualityConfig
 
-    protocol = next((ev["quality_protocol"] for _, ev in evals if ev.get("quality_protocol")), None)
-    if protocol is None:
-        return None
+    protocols = [ev["quality_protocol"] for _, ev in evals if ev.get("quality_protocol")]
+    if not protocols:
+        return []
     fields = ("samples", "batch_size", "seed", "k", "kid_subsets", "kid_subset_size")
-    cfg = QualityConfig(**{k: protocol[k] for k in fields if k in protocol})
-    dataset = (protocol.get("reference") or {}).get("dataset", "mnist")
-    return real_floor(load_classifier(), dataset, cfg, load_dataset(dataset, data_dir))
+    cfg = QualityConfig(**{k: protocols[0][k] for k in fields if k in protocols[0]})
+    dataset = (protocols[0].get("reference") or {}).get("dataset", "mnist")
+    views = dict.fromkeys((p.get("reference") or {}).get("view", "unit") for p in protocols)
+    classifier, data = load_classifier(), load_dataset(dataset, data_dir)
+    return [real_floor(classifier, dataset, cfg, data, view) for view in views]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,12 +63,12 @@ def run(args: argparse.Namespace) -> int:
     from genzoo.training.runtime import setup_runtime
 
     evals = [(Path(r).name, _read_eval(r)) for r in args.runs]
-    floor = None
+    floors = []
     if not args.no_floor:
         setup_runtime("cpu", args.threads)
-        floor = _floor(evals, args.data_dir)
-    rows = comparison_rows(evals, floor)
-    notes = comparison_notes(evals, floor)
+        floors = _floors(evals, args.data_dir)
+    rows = comparison_rows(evals, floors)
+    notes = comparison_notes(evals, floors)
     text = render_markdown(rows, notes) if args.format == "md" else render_csv(rows, notes)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

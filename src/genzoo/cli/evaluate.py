@@ -71,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
         from genzoo.evaluation.quality import QualityConfig, run_quality
 
         qcfg = QualityConfig(samples=args.samples, seed=args.seed)
-        quality = run_quality(family.sample, model, cfg.data.dataset, qcfg, dev, cfg.data.data_dir)
+        quality = run_quality(
+            family.sample, model, cfg.data.dataset, qcfg, dev, cfg.data.data_dir,
+            result["data_view"],
+        )
         result.update(quality)
     result["eval_time_s"] = time.perf_counter() - start
     path = run_dir.write_json("eval.json", result)

@@ -24,20 +24,19 @@ def real_floor(
     dataset: str = "mnist",
     cfg: QualityConfig | None = None,
     data: ImageData | None = None,
+    view: str = "unit",
     use_cache: bool = True,
 ) -> dict[str, Any]:
-    """Metrics of ``cfg.samples`` training images (a seeded subset) against the test set.
+    """Metrics of ``cfg.samples`` training images (a seeded subset) against the test set, both
+    in ``view`` (``unit``: the 8-bit images; ``binary``: their fixed binarisation).
 
-    Cached as JSON beside the reference features, keyed by data set, protocol and network.
+    Cached as JSON beside the reference features, keyed by data set, view, protocol, network.
     """
     cfg = cfg or QualityConfig()
     sha = classifier.weights_sha256
-    protocol = {**asdict(cfg), "dataset": dataset, "network_sha256": sha}
-    path = (
-        cache_dir()
-        / "reference"
-        / f"floor-{dataset}-n{cfg.samples}-s{cfg.seed}-{(sha or 'x')[:16]}.json"
-    )
+    protocol = {**asdict(cfg), "dataset": dataset, "view": view, "network_sha256": sha}
+    name = f"floor-{dataset}-{view}-n{cfg.samples}-s{cfg.seed}-{(sha or 'x')[:16]}.json"
+    path = cache_dir() / "reference" / name
     if use_cache and sha is not None and path.is_file():
         try:
             cached = json.loads(path.read_text())
@@ -45,12 +44,13 @@ def real_floor(
                 return cached
         except (OSError, ValueError):
             pass
-    real = reference_features(classifier, dataset, "test", data=data, use_cache=use_cache)
+    real = reference_features(classifier, dataset, "test", view, data=data, use_cache=use_cache)
     train = reference_features(
-        classifier, dataset, "train", n=cfg.samples, seed=cfg.seed, data=data, use_cache=use_cache
+        classifier, dataset, "train", view, cfg.samples, cfg.seed, data, use_cache
     )
     metrics = feature_metrics(train.features, train.labels, real, cfg, classifier.arch.num_classes)
-    result = {"name": "real (train vs test)", **metrics, "quality_protocol": protocol}
+    label = "binarised" if view == "binary" else "8-bit"
+    result = {"name": f"real {label} (train vs test)", **metrics, "quality_protocol": protocol}
     if use_cache and sha is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

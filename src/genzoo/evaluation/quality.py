@@ -155,7 +155,9 @@ def sample_quality(
     }
     protocol = {
         **asdict(cfg),
-        "reference": {k: reference.meta.get(k) for k in ("dataset", "split", "n", "images")},
+        "reference": {
+            k: reference.meta.get(k) for k in ("dataset", "split", "view", "n", "images")
+        },
         "network_sha256": reference.meta.get("network_sha256"),
     }
     return {
@@ -172,14 +174,17 @@ def run_quality(
     cfg: QualityConfig | None = None,
     device: str | torch.device = "cpu",
     data_dir: str | None = None,
+    data_view: str = "unit",
 ) -> dict[str, Any]:
     """``sample_quality`` with the shipped evaluation network and the cached test reference.
 
+    ``data_view`` is the view the model was trained on: models of binarised data are compared
+    with the fixed binarisation of the test set, all others with its 8-bit images.
     For a data set the network was not trained on, returns only ``quality_skipped`` (a reason).
     """
     from genzoo.data.datasets import load_dataset
     from genzoo.evaluation.classifier import classifier_record, load_classifier
-    from genzoo.evaluation.reference import reference_features
+    from genzoo.evaluation.reference import reference_features, reference_view
 
     trained_on = classifier_record().get("dataset", "mnist")
     if dataset != trained_on:
@@ -187,7 +192,8 @@ def run_quality(
             "quality_skipped": f"the evaluation network is trained on {trained_on}, not {dataset}"
         }
     classifier = load_classifier(device=device)
+    data = load_dataset(dataset, data_dir)
     reference = reference_features(
-        classifier, dataset, "test", data=load_dataset(dataset, data_dir)
+        classifier, dataset, "test", reference_view(data_view), data=data
     )
     return sample_quality(sample_fn, model, classifier, reference, cfg, device)

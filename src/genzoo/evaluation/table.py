@@ -46,6 +46,7 @@ COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
     ("family", "family", str),
     ("arch", "arch", lambda v: "-" if v is None else str(v)),
     ("data", "likelihood data", str),
+    ("ref", "quality vs", str),
     ("parameters", "params", _int),
     ("train_time_s", "train s", _num(".0f")),
     ("samples_per_s", "samples/s", _num(".0f")),
@@ -61,10 +62,20 @@ COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
 ]
 
 
+_REF = {"unit": "8-bit test", "binary": "binarised test"}
+
+
+def _ref(protocol: dict[str, Any] | None) -> str:
+    if not protocol:
+        return "-"
+    view = protocol.get("view") or (protocol.get("reference") or {}).get("view", "unit")
+    return _REF.get(view, str(view))
+
+
 def comparison_rows(
-    evals: list[tuple[str, dict[str, Any]]], floor: dict[str, Any] | None = None
+    evals: list[tuple[str, dict[str, Any]]], floors: list[dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
-    """One row per ``(run name, eval.json record)``, then the floor row (when given)."""
+    """One row per ``(run name, eval.json record)``, then one per floor (real vs real)."""
     rows = []
     for name, ev in evals:
         row = {k: ev.get(k) for k, _, _ in COLUMNS}
@@ -74,17 +85,19 @@ def comparison_rows(
         if ev.get("bpd") is None and ev.get("nll_nats") is None:
             row["data"] = "-"  # no likelihood reported (e.g. a GAN)
         row["kid_std"] = ev.get("kid_std")
+        row["ref"] = _ref(ev.get("quality_protocol"))
         rows.append(row)
-    if floor is not None:
+    for floor in floors or []:
         row = {k: floor.get(k) for k, _, _ in COLUMNS}
         row.update(name=floor.get("name", "real (train vs test)"), family="real data", data="-")
         row["kid_std"] = floor.get("kid_std")
+        row["ref"] = _ref(floor.get("quality_protocol"))
         rows.append(row)
     return rows
 
 
 def comparison_notes(
-    evals: list[tuple[str, dict[str, Any]]], floor: dict[str, Any] | None = None
+    evals: list[tuple[str, dict[str, Any]]], floors: list[dict[str, Any]] | None = None
 ) -> list[str]:
     """What may be compared: likelihoods only on the same data; quality only on one protocol."""
     notes = []
@@ -113,7 +126,10 @@ def comparison_notes(
             f"and predictions of genzoo's own MNIST classifier (sha256 {str(sha)[:12]}...), not "
             "Inception: they compare across families and with the real-vs-real floor, not with "
             f"published FIDs. {samples} samples against the 10,000 test images; KID is x1e3 with "
-            "its std over subsets; the floor is the best a model can be expected to reach."
+            "its std over subsets. Models of binarised data draw binary samples and are measured "
+            "against the fixed binarisation of the test set ('quality vs'), the others against "
+            "the 8-bit test images; read each against the real-vs-real floor of its reference "
+            "(the best a model can be expected to reach)."
         )
         if len(protocols) > 1:
             groups = "; ".join(
@@ -124,7 +140,7 @@ def comparison_notes(
     skipped = [f"{n} ({ev['quality_skipped']})" for n, ev in evals if ev.get("quality_skipped")]
     if skipped:
         notes.append("No sample-quality metrics for: " + "; ".join(skipped) + ".")
-    if floor is not None and protocols:
+    for floor in floors or []:
         fp = floor.get("quality_protocol", {})
         if (
             fp.get("samples"),
@@ -132,7 +148,7 @@ def comparison_notes(
             fp.get("k"),
             fp.get("network_sha256"),
         ) not in protocols:
-            notes.append("WARNING: the floor row was computed under another protocol.")
+            notes.append(f"WARNING: the floor row {floor.get('name')} uses another protocol.")
     return notes
 
 
@@ -142,7 +158,8 @@ def render_markdown(rows: list[dict[str, Any]], notes: list[str]) -> str:
     sep = (
         "|"
         + "|".join(
-            "---" if k in ("name", "family", "arch", "data") else "---:" for k, _, _ in COLUMNS
+            "---" if k in ("name", "family", "arch", "data", "ref") else "---:"
+            for k, _, _ in COLUMNS
         )
         + "|"
     )
