@@ -68,7 +68,12 @@ def test_compare_markdown_and_csv(tiny_run, evaluated, tmp_path, capsys):
     (tiny_run / "eval.json").write_text(json.dumps(evaluated))
     assert main(["compare", str(tiny_run), "--threads", "1"]) == 0
     md = capsys.readouterr().out
-    assert "| run | family |" in md and "vae-tiny" in md and "real binarised (train vs test)" in md and "binarised test" in md
+    assert (
+        "| run | family |" in md
+        and "vae-tiny" in md
+        and "real binarised (train vs test)" in md
+        and "binarised test" in md
+    )
     assert "binarised" in md and "not Inception" in md
     out = tmp_path / "table.csv"
     assert main(["compare", str(tiny_run), "--format", "csv", "--out", str(out)]) == 0

@@ -82,7 +82,7 @@ def comparison_rows(
         row["name"] = name
         row["family"] = ev.get("family", "?")
         row["data"] = _DATA.get(ev.get("data_view"), ev.get("data_view") or "-")
-        if ev.get("bpd") is None and ev.get("nll_nats") is None:
+        if all(ev.get(k) is None for k in ("bpd", "nll_nats", "neg_elbo_nats")):
             row["data"] = "-"  # no likelihood reported (e.g. a GAN)
         row["kid_std"] = ev.get("kid_std")
         row["ref"] = _ref(ev.get("quality_protocol"))
@@ -108,7 +108,7 @@ def comparison_notes(
     }
     notes.append(
         "NLL and bits/dim compare only between rows on the same 'likelihood data': a Bernoulli "
-        "VAE's are on binarised images (a different, easier density problem), a flow's and a "
+        "VAE's are on binarised images (a different density problem), a flow's and a "
         "discretised-logistic VAE's on the 8-bit images (with the 8-bit quantisation term). "
         "-ELBO is an upper bound on the NLL, not an NLL."
         + (f" Here: {', '.join(sorted(v for v in views if v))}." if views else "")
