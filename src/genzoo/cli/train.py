@@ -30,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         fp.add_argument("--name", default=None, help="run name (default: FAMILY-DATE-TIME)")
         fp.add_argument("--runs-dir", default="runs", help="parent of run folders (default: runs)")
         fp.add_argument(
-            "--resume", action="store_true",
+            "--resume",
+            action="store_true",
             help="continue the run folder named by --name from its last checkpoint",
         )
         fp.add_argument("--nproc", type=int, default=1, help="data-parallel processes (default: 1)")
@@ -54,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
     dev = setup_runtime(args.device, args.threads)
     print(f"run folder: {run_dir}", flush=True)
     result = fit(cfg, run_dir, resume=resume, device=dev, quiet=args.quiet)
-    print(f"done: {result.run.path if result.run else run_dir}  best val loss {result.best_val:.4f}")
+    print(
+        f"done: {result.run.path if result.run else run_dir}  best val loss {result.best_val:.4f}"
+    )
     return 0
 
 

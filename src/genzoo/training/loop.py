@@ -10,7 +10,6 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -193,8 +192,15 @@ def fit(
     for epoch in range(epochs_done + 1, tc.epochs + 1):
         model.train()
         batches = EpochBatches(
-            data.images["train"], data.labels["train"], view, tc.batch_size, cfg.seed, epoch,
-            rank=rank, world=world, binarizer=binarizer,
+            data.images["train"],
+            data.labels["train"],
+            view,
+            tc.batch_size,
+            cfg.seed,
+            epoch,
+            rank=rank,
+            world=world,
+            binarizer=binarizer,
         )
         gen = make_generator(cfg.seed, "step", epoch, rank, device=dev)
         torch.manual_seed(derive_seed(cfg.seed, "torch", epoch, rank))
