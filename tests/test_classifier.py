@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from genzoo.errors import ChecksumError, GenzooError
+from genzoo.errors import ChecksumError
 from genzoo.evaluation.classifier import (
     WEIGHTS_DIR,
     MnistClassifier,
@@ -15,16 +15,6 @@ from genzoo.evaluation.classifier import (
     load_classifier,
 )
 from genzoo.evaluation.train_classifier import EvaluatorConfig, augment, train_classifier
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    from genzoo.data import load_dataset
-
-    try:
-        return load_dataset("mnist")
-    except GenzooError as exc:
-        pytest.skip(f"MNIST not available: {exc}")
 
 
 def test_shipped_weights_reach_the_promised_test_accuracy(mnist):

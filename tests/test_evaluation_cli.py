@@ -10,28 +10,19 @@ import math
 import pytest
 
 from genzoo.cli.main import main
-from genzoo.errors import GenzooError
 from genzoo.evaluation.quality import QUALITY_KEYS
 
 SAMPLES = 200
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """A one-epoch VAE on 300 images, and a private cache for reference features."""
+def tiny_run(tmp_path_factory, mnist):
+    """A one-epoch VAE on 300 images (the session's isolated cache holds the references)."""
     from genzoo.api import train
-    from genzoo.data import load_dataset
 
-    try:
-        load_dataset("mnist")
-    except GenzooError as exc:
-        pytest.skip(f"MNIST not available: {exc}")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("GENZOO_CACHE", str(tmp_path_factory.mktemp("cache")))
     run = tmp_path_factory.mktemp("runs") / "vae-tiny"
     train("vae", run, threads=1, epochs=1, limit_train=300, limit_eval=100, hidden=32, z_dim=4)
-    yield run
-    mp.undo()
+    return run
 
 
 @pytest.fixture(scope="module")

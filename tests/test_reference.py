@@ -5,21 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genzoo.errors import GenzooError
 from genzoo.evaluation.classifier import load_classifier
 from genzoo.evaluation.reference import reference_features, reference_path
 
 
 @pytest.fixture()
-def small_data(monkeypatch, tmp_path):
-    from genzoo.data import load_dataset
-
-    try:
-        data = load_dataset("mnist")
-    except GenzooError as exc:
-        pytest.skip(f"MNIST not available: {exc}")
+def small_data(monkeypatch, tmp_path, mnist):
     monkeypatch.setenv("GENZOO_CACHE", str(tmp_path))
-    return data.subset({"train": 64, "val": 8, "test": 40})
+    return mnist.subset({"train": 64, "val": 8, "test": 40})
 
 
 def test_reference_cache_is_reused_and_records_its_origin(small_data):

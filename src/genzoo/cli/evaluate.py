@@ -20,7 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
-        "--samples", type=int, default=10_000,
+        "--samples",
+        type=int,
+        default=10_000,
         help="samples drawn for FID/KID/precision/recall/coverage (default: 10000)",
     )
     p.add_argument("--no-quality", action="store_true", help="skip the sample-quality metrics")
@@ -76,7 +78,12 @@ def run(args: argparse.Namespace) -> int:
 
         qcfg = QualityConfig(samples=args.samples, seed=args.seed)
         quality = run_quality(
-            family.sample, model, cfg.data.dataset, qcfg, dev, cfg.data.data_dir,
+            family.sample,
+            model,
+            cfg.data.dataset,
+            qcfg,
+            dev,
+            cfg.data.data_dir,
             result["data_view"],
         )
         result.update(quality)
