@@ -36,7 +36,7 @@ def train_process(
     """
     import torch.distributed as dist
 
-    from genzoo.training.distributed import env_world, init_from_env, shutdown
+    from genzoo.training.distributed import env_world, init_from_env, lost_contact, shutdown
     from genzoo.training.loop import fit
     from genzoo.training.runtime import setup_runtime
 
@@ -53,7 +53,12 @@ def train_process(
                 run_dir, resume = Path(box[1]), bool(box[2])
         if rank == 0:
             print(f"run folder: {run_dir}", flush=True)
-        result = fit(cfg, run_dir, resume=resume, device=dev, quiet=quiet)
+        try:
+            result = fit(cfg, run_dir, resume=resume, device=dev, quiet=quiet)
+        except Exception as exc:
+            if world > 1 and (err := lost_contact(exc)) is not None:
+                raise err from None
+            raise
         if rank == 0:
             where = result.run.path if result.run else run_dir
             print(f"done: {where}  best val loss {result.best_val:.4f}", flush=True)

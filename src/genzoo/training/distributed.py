@@ -35,6 +35,7 @@ __all__ = [
     "ddp_wrapper",
     "unwrapped_state_dict",
     "RankFailedError",
+    "lost_contact",
     "DEFAULT_TIMEOUT_S",
 ]
 
@@ -124,6 +125,22 @@ def init_from_env(device: torch.device, timeout_s: float | None = None) -> torch
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RankFailedError(f"could not join the process group ({first[:200]})") from None
     return device
+
+
+_COMM_MARKERS = ("gloo", "nccl", "connection", "timed out", "timeout", "processgroup", "socket")
+
+
+def lost_contact(exc: BaseException) -> RankFailedError | None:
+    """A one-line ``RankFailedError`` when ``exc`` is a collective that failed because another
+    rank died or stopped answering (gloo/nccl errors, timeouts); None for anything else."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    dist_error = getattr(dist, "DistError", ())
+    if isinstance(exc, dist_error) or (
+        isinstance(exc, RuntimeError) and any(m in text.lower() for m in _COMM_MARKERS)
+    ):
+        return RankFailedError(f"lost contact with another rank (it failed or hung): {first[:160]}")
+    return None
 
 
 def shutdown() -> None:

@@ -39,7 +39,7 @@ class DistributedBatchNorm(_BatchNorm):
     """BatchNorm (any of 1d/2d/3d) whose training statistics span every rank's batch share.
 
     Outside training, or without a process group of more than one rank, it is plain BatchNorm.
-    Input ``(B, C, *)``; statistics are computed in float32 even under bf16 autocast.
+    Input ``(B, C, *)``; statistics are computed in float32 (or float64) even under autocast.
     """
 
     def _check_input_dim(self, input: Tensor) -> None:  # noqa: A002 - torch's signature
@@ -58,7 +58,7 @@ class DistributedBatchNorm(_BatchNorm):
             return super().forward(x)
         c = x.shape[1]
         dims = [0, *range(2, x.dim())]
-        xf = x.float()
+        xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
         n_local = xf.numel() // c
         # two passes (mean, then centred squares) for accuracy; each one small all-reduce
         head = torch.cat([xf.sum(dims), xf.new_full((1,), float(n_local))])
