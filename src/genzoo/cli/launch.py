@@ -28,15 +28,28 @@ _GRACE_S = 5.0  # seconds between SIGTERM and SIGKILL when stopping the other ra
 
 
 def train_process(
-    cfg: Any, run_dir: Path, resume: bool, device: str, threads: int | None, quiet: bool
+    cfg: Any,
+    run_dir: Path,
+    resume: bool,
+    device: str,
+    threads: int | None,
+    quiet: bool,
+    compile: bool = False,
 ) -> int:
     """Train in this process; joins the process group when torchrun's environment says so.
 
     Shared by the plain CLI, torchrun workers and ``--nproc`` workers. Only rank 0 prints.
+    ``compile`` passes the step's (DDP-wrapped) networks through ``torch.compile``.
     """
     import torch.distributed as dist
 
-    from genzoo.training.distributed import env_world, init_from_env, lost_contact, shutdown
+    from genzoo.training.distributed import (
+        ddp_wrapper,
+        env_world,
+        init_from_env,
+        lost_contact,
+        shutdown,
+    )
     from genzoo.training.loop import fit
     from genzoo.training.runtime import setup_runtime
 
@@ -53,8 +66,9 @@ def train_process(
                 run_dir, resume = Path(box[1]), bool(box[2])
         if rank == 0:
             print(f"run folder: {run_dir}", flush=True)
+        wrap = _compiled(ddp_wrapper(dev) if world > 1 else None) if compile else None
         try:
-            result = fit(cfg, run_dir, resume=resume, device=dev, quiet=quiet)
+            result = fit(cfg, run_dir, resume=resume, device=dev, quiet=quiet, wrap_model=wrap)
         except Exception as exc:
             if world > 1 and (err := lost_contact(exc)) is not None:
                 raise err from None
@@ -65,6 +79,15 @@ def train_process(
     finally:
         shutdown()
     return 0
+
+
+def _compiled(wrap: Any) -> Any:
+    import torch
+
+    def compiled(module: Any, **options: Any) -> Any:
+        return torch.compile(wrap(module, **options) if wrap is not None else module)
+
+    return compiled
 
 
 # ------------------------------------------------------------------------------------ workers
@@ -85,6 +108,7 @@ def worker_main(argv: list[str] | None = None) -> int:
             spec["device"],
             spec["threads"],
             spec["quiet"],
+            spec.get("compile", False),
         )
     except GenzooError as exc:
         print(f"genzoo: error: [rank {rank}] {exc}", file=sys.stderr, flush=True)

@@ -42,9 +42,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "--resume", action="store_true",
             help="continue the run folder named by --name from its last checkpoint",
         )
-        fp.add_argument("--nproc", type=int, default=1, help=_NPROC_HELP)
+        _add_scale_flags(fp)
         add_runtime_flags(fp)
         fp.set_defaults(handler=run)
+
+
+def _add_scale_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--nproc", type=int, default=1, help=_NPROC_HELP)
+    p.add_argument(
+        "--compile", action="store_true",
+        help="torch.compile the networks (off by default: no gain measured on CPU)",
+    )
 
 
 def _start(cfg: object, run_dir: Path, resume: bool, args: argparse.Namespace) -> int:
@@ -56,7 +64,9 @@ def _start(cfg: object, run_dir: Path, resume: bool, args: argparse.Namespace) -
     if args.nproc < 1:
         raise ConfigError(f"--nproc must be >= 1, got {args.nproc}")
     if args.nproc == 1:
-        return train_process(cfg, run_dir, resume, args.device, args.threads, args.quiet)
+        return train_process(
+            cfg, run_dir, resume, args.device, args.threads, args.quiet, args.compile
+        )
     if env_world()[1] > 1:
         raise ConfigError("--nproc cannot be combined with torchrun; use one or the other")
     spec = {
@@ -66,6 +76,7 @@ def _start(cfg: object, run_dir: Path, resume: bool, args: argparse.Namespace) -
         "device": args.device,
         "threads": args.threads,
         "quiet": args.quiet,
+        "compile": args.compile,
     }
     return launch(args.nproc, spec)
 
@@ -84,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 def add_resume_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("resume", help="continue a run from its last checkpoint")
     p.add_argument("run", help="run folder")
-    p.add_argument("--nproc", type=int, default=1, help=_NPROC_HELP)
+    _add_scale_flags(p)
     add_runtime_flags(p)
     p.set_defaults(handler=run_resume)
 
