@@ -122,8 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--cores", type=int, default=None, help="total threads (default: all cores)")
     p.add_argument("--json", default=None, help="also write the results here")
-    p.add_argument("extra", nargs="*", help="more train flags, after --")
-    args = p.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = p.parse_args(argv[:cut])
+    args.extra = argv[cut + 1 :]  # more train flags, after --
     nprocs = [int(n) for n in args.nprocs.split(",")]
     precisions = args.precisions.split(",")
     cores = args.cores or len(os.sched_getaffinity(0))

@@ -151,6 +151,18 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             p.wait()
 
 
+def _stop_on_sigterm() -> Any:
+    """Turn SIGTERM into SystemExit so the workers are stopped too; returns the old handler."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        return None
+
+
 def launch(nproc: int, spec: dict[str, Any], poll_s: float = 0.1) -> int:
     """Run ``nproc`` workers of ``spec`` on localhost; 0 when all succeed.
 
@@ -171,6 +183,7 @@ def launch(nproc: int, spec: dict[str, Any], poll_s: float = 0.1) -> int:
         "GROUP_RANK": "0",
     }
     procs: list[subprocess.Popen] = []
+    previous = _stop_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="genzoo-launch-") as tmp:
         spec_path = Path(tmp) / "spec.json"
         spec_path.write_text(json.dumps(spec))
@@ -200,6 +213,8 @@ def launch(nproc: int, spec: dict[str, Any], poll_s: float = 0.1) -> int:
         finally:
             _stop(procs)
             del store
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
