@@ -51,9 +51,7 @@ class TrainConfig:
         _require(self.batch_size >= 1, f"batch-size must be >= 1, got {self.batch_size}")
         _require(self.lr > 0, f"lr must be > 0, got {self.lr}")
         _require(all(0 <= b < 1 for b in self.betas), f"betas must lie in [0, 1): {self.betas}")
-        _require(
-            self.grad_clip is None or self.grad_clip > 0, "grad-clip must be > 0 (or none)"
-        )
+        _require(self.grad_clip is None or self.grad_clip > 0, "grad-clip must be > 0 (or none)")
         _require(self.eval_batch_size >= 1, "eval-batch-size must be >= 1")
         _require(self.checkpoint_every >= 0, "checkpoint-every must be >= 0")
         _require(all(e >= 0 for e in self.sample_epochs), "sample-epochs must be >= 0")
@@ -115,8 +113,7 @@ class RunConfig:
 def config_to_dict(cfg: Any) -> dict[str, Any]:
     """A JSON-ready dict of a config dataclass (tuples become lists)."""
     return {
-        f.name: list(v) if isinstance(v := getattr(cfg, f.name), tuple) else v
-        for f in fields(cfg)
+        f.name: list(v) if isinstance(v := getattr(cfg, f.name), tuple) else v for f in fields(cfg)
     }
 
 

@@ -100,5 +100,7 @@ def get_family(name: str) -> Family:
             if mod is not None and name not in _REGISTRY and hasattr(mod, "FAMILY"):
                 register(mod.FAMILY)
     if name not in _REGISTRY:
-        raise ConfigError(f"unknown model family {name!r}; choose one of {', '.join(family_names())}")
+        raise ConfigError(
+            f"unknown model family {name!r}; choose one of {', '.join(family_names())}"
+        )
     return _REGISTRY[name]

@@ -94,14 +94,22 @@ def add_config_flags(
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         if tp is bool:
             group.add_argument(
-                flag_name(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
-                default=argparse.SUPPRESS, help=f"(default: {shown})",
+                flag_name(f.name),
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=f"(default: {shown})",
             )
         else:
             parse, choices, metavar = _converter(tp)
             group.add_argument(
-                flag_name(f.name), dest=f.name, type=parse, choices=choices,
-                metavar=metavar, default=argparse.SUPPRESS, help=f"(default: {shown})",
+                flag_name(f.name),
+                dest=f.name,
+                type=parse,
+                choices=choices,
+                metavar=metavar,
+                default=argparse.SUPPRESS,
+                help=f"(default: {shown})",
             )
         names.append(f.name)
     return names

@@ -11,7 +11,9 @@ def add_runtime_flags(parser: argparse.ArgumentParser) -> None:
     """``--device``, ``--threads`` and ``--quiet``."""
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     parser.add_argument(
-        "--threads", type=int, default=None,
+        "--threads",
+        type=int,
+        default=None,
         help="CPU threads (default: the cores this process may use)",
     )
     parser.add_argument(

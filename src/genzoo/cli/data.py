@@ -23,7 +23,9 @@ def run_info(args: argparse.Namespace) -> int:
 
     spec = get_spec(args.name)
     print(f"data set: {spec.name}")
-    print("search order: " + ", ".join(f"{s}={d}" for s, d in search_dirs(spec.name, args.data_dir)))
+    print(
+        "search order: " + ", ".join(f"{s}={d}" for s, d in search_dirs(spec.name, args.data_dir))
+    )
     data = load_dataset(spec.name, args.data_dir)
     for role, found in data.files.items():
         how = "verified (remembered)" if found.remembered else "verified (sha256)"

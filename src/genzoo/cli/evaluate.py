@@ -46,7 +46,11 @@ def run(args: argparse.Namespace) -> int:
         step = family.make_step(model, cfg.model, cfg.train)
         view = family.data_view(cfg.model)
         terms = evaluate_split(
-            step, data.view(args.split, view), data.labels[args.split], cfg.train.eval_batch_size, dev
+            step,
+            data.view(args.split, view),
+            data.labels[args.split],
+            cfg.train.eval_batch_size,
+            dev,
         )
         metrics = {f"{k}": v for k, v in terms.items()}
     result = {

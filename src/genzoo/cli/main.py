@@ -13,10 +13,15 @@ def build_parser() -> Parser:
     from genzoo import __version__
     from genzoo.cli import data, evaluate, sample, train
 
-    parser = Parser(prog="genzoo", description="Train, evaluate, sample and compare VAEs, GANs "
-                    "and normalizing flows on images.")
+    parser = Parser(
+        prog="genzoo",
+        description="Train, evaluate, sample and compare VAEs, GANs "
+        "and normalizing flows on images.",
+    )
     parser.add_argument("--version", action="version", version=f"genzoo {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=Parser
+    )
     train.add_parser(sub)
     train.add_resume_parser(sub)
     evaluate.add_parser(sub)
@@ -37,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"genzoo: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("genzoo: interrupted; the last checkpoint is intact (genzoo resume RUN)", file=sys.stderr)
+        print(
+            "genzoo: interrupted; the last checkpoint is intact (genzoo resume RUN)",
+            file=sys.stderr,
+        )
         return 130
 
 

@@ -39,7 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         fp.add_argument("--name", default=None, help="run name (default: FAMILY-DATE-TIME)")
         fp.add_argument("--runs-dir", default="runs", help="parent of run folders (default: runs)")
         fp.add_argument(
-            "--resume", action="store_true",
+            "--resume",
+            action="store_true",
             help="continue the run folder named by --name from its last checkpoint",
         )
         _add_scale_flags(fp)
@@ -50,7 +51,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _add_scale_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nproc", type=int, default=1, help=_NPROC_HELP)
     p.add_argument(
-        "--compile", action="store_true",
+        "--compile",
+        action="store_true",
         help="torch.compile the networks (off by default: no gain measured on CPU)",
     )
 

@@ -91,8 +91,12 @@ class EpochBatches:
             yield Batch(self._x[idx], self._y[idx])
 
 
-def eval_batches(x: Tensor, y: Tensor, batch_size: int, rank: int = 0, world: int = 1) -> list[Batch]:
+def eval_batches(
+    x: Tensor, y: Tensor, batch_size: int, rank: int = 0, world: int = 1
+) -> list[Batch]:
     """Fixed-order batches over ``x``; under data parallelism each rank takes a contiguous shard."""
     xs = torch.tensor_split(x, world)[rank]
     ys = torch.tensor_split(y, world)[rank]
-    return [Batch(xs[i : i + batch_size], ys[i : i + batch_size]) for i in range(0, len(xs), batch_size)]
+    return [
+        Batch(xs[i : i + batch_size], ys[i : i + batch_size]) for i in range(0, len(xs), batch_size)
+    ]

@@ -131,7 +131,7 @@ def verify_file(path: Path, spec: FileSpec) -> bool:
     return False
 
 
-def _download(spec: DatasetSpec, file: FileSpec) -> Path:
+def _download(spec: DatasetSpec, file: FileSpec, dirs: list[tuple[str, Path]]) -> Path:
     target_dir = cache_dir() / spec.name
     errors = []
     if os.environ.get("GENZOO_OFFLINE"):
@@ -139,19 +139,25 @@ def _download(spec: DatasetSpec, file: FileSpec) -> Path:
     else:
         import pooch  # imported here: only needed when nothing local exists
 
-        for mirror in spec.mirrors:
-            try:
-                path = pooch.retrieve(
-                    url=mirror + file.name,
-                    known_hash=f"sha256:{file.sha256}",
-                    fname=file.name,
-                    path=target_dir,
-                    progressbar=False,
-                )
-                return Path(path)
-            except Exception as exc:  # noqa: BLE001 - any failure means: try the next mirror
-                errors.append(f"{mirror}: {type(exc).__name__}")
-    looked = ", ".join(str(d / file.name) for _, d in search_dirs(spec.name))
+        logger = pooch.get_logger()
+        level = logger.level
+        logger.setLevel("WARNING")  # one clear message of our own instead of pooch's chatter
+        try:
+            for mirror in spec.mirrors:
+                try:
+                    path = pooch.retrieve(
+                        url=mirror + file.name,
+                        known_hash=f"sha256:{file.sha256}",
+                        fname=file.name,
+                        path=target_dir,
+                        progressbar=False,
+                    )
+                    return Path(path)
+                except Exception as exc:  # noqa: BLE001 - any failure: try the next mirror
+                    errors.append(f"{mirror}: {type(exc).__name__}")
+        finally:
+            logger.setLevel(level)
+    looked = ", ".join(str(d / file.name) for _, d in dirs)
     raise DataError(
         f"{spec.name}: {file.name} not found (looked in {looked}) and the download failed "
         f"({'; '.join(errors)}). Put the four original files in <dir>/{spec.name}/ and pass "
@@ -178,7 +184,7 @@ def locate(
             if not download:
                 looked = ", ".join(str(d / file.name) for _, d in dirs)
                 raise DataError(f"{name}: {file.name} not found (looked in {looked})")
-            path = _download(spec, file)
+            path = _download(spec, file, dirs)
             verify_file(path, file)
             found[role] = FoundFile(role, path, "download", False)
     return found

@@ -58,5 +58,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a genzoo checkpoint")
     if state.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(f"{path}: written by a newer genzoo (format {state['format_version']})")
+        raise CheckpointError(
+            f"{path}: written by a newer genzoo (format {state['format_version']})"
+        )
     return state

@@ -250,8 +250,15 @@ def fit(
         model.train()
         step.model.train()
         batches = EpochBatches(
-            data.images["train"], data.labels["train"], view, tc.batch_size, cfg.seed, epoch,
-            rank=rank, world=world, binarizer=binarizer,
+            data.images["train"],
+            data.labels["train"],
+            view,
+            tc.batch_size,
+            cfg.seed,
+            epoch,
+            rank=rank,
+            world=world,
+            binarizer=binarizer,
         )
         gen = make_generator(cfg.seed, "step", epoch, rank, device=dev)
         torch.manual_seed(derive_seed(cfg.seed, "torch", epoch, rank))

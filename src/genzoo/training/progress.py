@@ -28,7 +28,11 @@ class Progress:
             from tqdm.auto import tqdm
 
             self._bar = tqdm(
-                total=total, desc=desc, file=self.stream, leave=False, dynamic_ncols=True,
+                total=total,
+                desc=desc,
+                file=self.stream,
+                leave=False,
+                dynamic_ncols=True,
                 unit="batch",
             )
 

@@ -83,7 +83,9 @@ class RunDir:
         for p in order:
             if p.is_file():
                 return p
-        raise CheckpointError(f"{self.path}: no checkpoint yet (looked for {', '.join(map(str, order))})")
+        raise CheckpointError(
+            f"{self.path}: no checkpoint yet (looked for {', '.join(map(str, order))})"
+        )
 
     # writing ----------------------------------------------------------------------------
     def write_json(self, name: str, obj: dict[str, Any]) -> Path:

@@ -13,7 +13,9 @@ from torch import Tensor
 __all__ = ["make_grid", "save_grid"]
 
 
-def make_grid(images: Tensor, nrow: int | None = None, padding: int = 2, pad_value: float = 1.0) -> np.ndarray:
+def make_grid(
+    images: Tensor, nrow: int | None = None, padding: int = 2, pad_value: float = 1.0
+) -> np.ndarray:
     """Tile ``(N, C, H, W)`` images in [0, 1] into one uint8 array ``(H', W')`` or ``(H', W', 3)``.
 
     ``nrow`` is the number of images per row (default: a square-ish grid).

@@ -1,4 +1,4 @@
-"""Variational autoencoder (Kingma & Welling 2014) with a Gaussian encoder and a Bernoulli decoder."""
+"""Variational autoencoder (Kingma & Welling 2014): Gaussian encoder, Bernoulli decoder."""
 
 from genzoo.models.vae.config import VAEConfig
 from genzoo.models.vae.losses import bernoulli_nll, gaussian_kl

@@ -27,6 +27,8 @@ FAMILY = Family(
     build=VAE,
     make_step=VAEStep,
     data_view=lambda cfg: "binary",
-    train_defaults=TrainConfig(epochs=40, batch_size=128, lr=1e-3, sample_epochs=(0, 10, 20, 30, 40)),
+    train_defaults=TrainConfig(
+        epochs=40, batch_size=128, lr=1e-3, sample_epochs=(0, 10, 20, 30, 40)
+    ),
     sample=_sample,
 )
