@@ -30,6 +30,7 @@ from genzoo.registry import Family, get_family, register
 from genzoo.training.distributed import unwrapped_state_dict
 from genzoo.training.loop import fit
 from genzoo.training.step import Step
+from genzoo.training.syncbn import DistributedBatchNorm, global_mean_var
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 TINY = ["--limit-train", "512", "--limit-eval", "256", "--batch-size", "64", "--quiet"]
@@ -279,6 +280,17 @@ def test_toy_two_networks_two_processes_match_one_exactly(tmp_path):
     assert list(sa) == list(sb)  # same keys: no "module." anywhere
     for k in sa:  # BatchNorm running statistics included
         torch.testing.assert_close(sb[k], sa[k], rtol=1e-7, atol=1e-9)  # Adam amplifies rounding
+
+
+def test_global_mean_var_without_group_is_plain_statistics():
+    x = torch.randn(5, 3, 4, 2, dtype=torch.float64)
+    mean, var, n = global_mean_var(x, [0, 2, 3])
+    ref_var, ref_mean = torch.var_mean(x, dim=[0, 2, 3], correction=0)
+    torch.testing.assert_close(mean, ref_mean)
+    torch.testing.assert_close(var, ref_var)
+    assert n.item() == 40
+    bn = DistributedBatchNorm(3).double()
+    torch.testing.assert_close(bn(x), nn.BatchNorm2d(3).double()(x))
 
 
 def test_unwrapped_state_dict_strips_nested_wrappers():

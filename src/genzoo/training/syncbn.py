@@ -9,6 +9,7 @@ the union of the ranks' shares). On CUDA, ``convert_batchnorm`` uses ``nn.SyncBa
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -16,7 +17,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-__all__ = ["DistributedBatchNorm", "convert_batchnorm"]
+__all__ = ["DistributedBatchNorm", "convert_batchnorm", "global_mean_var"]
 
 
 class _AllReduceSum(torch.autograd.Function):
@@ -35,6 +36,34 @@ class _AllReduceSum(torch.autograd.Function):
         return grad
 
 
+def _synced() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def global_mean_var(x: Tensor, dims: list[int]) -> tuple[Tensor, Tensor, Tensor]:
+    """``(mean, biased var, count)`` of ``x`` over ``dims`` and over every rank's ``x``.
+
+    Differentiable; the plain statistics of ``x`` without a process group. Use it for any
+    data-dependent statistic (BatchNorm, ActNorm's initialisation) so that N ranks with batch
+    B/N compute what one process with batch B computes. Two passes (mean, then centred
+    squares), each one small all-reduce; computed in float32 for half-precision input.
+    """
+    xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+    reduced = {d % x.dim() for d in dims}
+    broadcast = [1 if d in reduced else x.shape[d] for d in range(x.dim())]
+    total = xf.sum(dims)
+    n_local = math.prod(x.shape[d] for d in reduced)
+    head = torch.cat([total.flatten(), xf.new_full((1,), float(n_local))])
+    if _synced():
+        head = _AllReduceSum.apply(head)
+    n = head[-1]
+    mean = (head[:-1] / n).view(total.shape)
+    sq = (xf - mean.view(broadcast)).pow(2).sum(dims)
+    if _synced():
+        sq = _AllReduceSum.apply(sq)
+    return mean, sq / n, n
+
+
 class DistributedBatchNorm(_BatchNorm):
     """BatchNorm (any of 1d/2d/3d) whose training statistics span every rank's batch share.
 
@@ -48,25 +77,11 @@ class DistributedBatchNorm(_BatchNorm):
 
     def forward(self, x: Tensor) -> Tensor:
         self._check_input_dim(x)
-        synced = (
-            self.training
-            and dist.is_available()
-            and dist.is_initialized()
-            and dist.get_world_size() > 1
-        )
-        if not synced:
+        if not (self.training and _synced()):
             return super().forward(x)
         c = x.shape[1]
-        dims = [0, *range(2, x.dim())]
-        xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-        n_local = xf.numel() // c
-        # two passes (mean, then centred squares) for accuracy; each one small all-reduce
-        head = torch.cat([xf.sum(dims), xf.new_full((1,), float(n_local))])
-        head = _AllReduceSum.apply(head)
-        n = head[-1]
-        mean = head[:c] / n
-        centred = xf - mean.view(1, c, *([1] * (x.dim() - 2)))
-        var = _AllReduceSum.apply(centred.pow(2).sum(dims)) / n  # biased, as BatchNorm uses
+        shape = (1, c, *([1] * (x.dim() - 2)))
+        mean, var, n = global_mean_var(x, [0, *range(2, x.dim())])  # var biased, as in BN
         if self.track_running_stats and self.running_mean is not None:
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
@@ -77,8 +92,8 @@ class DistributedBatchNorm(_BatchNorm):
                 unbiased = var * (n / (n - 1).clamp(min=1))
                 self.running_mean.lerp_(mean.to(self.running_mean.dtype), m)
                 self.running_var.lerp_(unbiased.to(self.running_var.dtype), m)
-        shape = (1, c, *([1] * (x.dim() - 2)))
-        y = centred * torch.rsqrt(var + self.eps).view(shape)
+        xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        y = (xf - mean.view(shape)) * torch.rsqrt(var + self.eps).view(shape)
         if self.affine:
             y = y * self.weight.view(shape) + self.bias.view(shape)
         return y.to(x.dtype)
