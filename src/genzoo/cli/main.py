@@ -11,7 +11,17 @@ __all__ = ["main", "build_parser"]
 
 def build_parser() -> Parser:
     from genzoo import __version__
-    from genzoo.cli import compare, data, evaluate, evaluator, interpolate, plot, sample, train
+    from genzoo.cli import (
+        compare,
+        data,
+        evaluate,
+        evaluator,
+        interpolate,
+        plot,
+        reproduce,
+        sample,
+        train,
+    )
 
     parser = Parser(
         prog="genzoo",
@@ -31,6 +41,7 @@ def build_parser() -> Parser:
     interpolate.add_parser(sub)
     evaluator.add_parser(sub)
     compare.add_parser(sub)
+    reproduce.add_parser(sub)
     return parser
 
 

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from genzoo.viz.grid import make_grid
 
-__all__ = ["line_plot", "grid_panels"]
+__all__ = ["line_plot", "grid_panels", "image_file_panels"]
 
 
 def _pyplot():  # noqa: ANN202 - matplotlib's module
@@ -81,5 +81,36 @@ def grid_panels(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def image_file_panels(
+    rows: Sequence[Sequence[tuple[str, str | os.PathLike]]],
+    path: str | os.PathLike,
+    *,
+    row_titles: Sequence[str] | None = None,
+    width: float = 3.0,
+) -> Path:
+    """Existing PNG files arranged in rows, each titled: ``rows[r][c] = (title, png path)``."""
+    from PIL import Image
+
+    plt = _pyplot()
+    ncols = max(len(r) for r in rows)
+    fig, axes = plt.subplots(
+        len(rows), ncols, figsize=(width * ncols, (width + 0.3) * len(rows)), squeeze=False
+    )
+    for ax in axes.flat:
+        ax.axis("off")
+    for r, row in enumerate(rows):
+        for c, (title, file) in enumerate(row):
+            with Image.open(file) as img:
+                axes[r][c].imshow(img.convert("L"), cmap="gray", vmin=0, vmax=255)
+            label = f"{row_titles[r]}, {title}" if row_titles else title
+            axes[r][c].set_title(label, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
