@@ -23,6 +23,15 @@ def _pyplot():  # noqa: ANN202 - matplotlib's module
     return plt
 
 
+def _save(plt, fig, path: str | os.PathLike, dpi: int = 120) -> Path:  # noqa: ANN001
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def line_plot(
     panels: Sequence[dict[str, tuple[Sequence[float], Sequence[float]]]],
     path: str | os.PathLike,
@@ -48,12 +57,7 @@ def line_plot(
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def grid_panels(
@@ -77,12 +81,7 @@ def grid_panels(
     for ax, (title, images) in zip(axes.flat, panels, strict=False):
         ax.imshow(make_grid(images, nrow), cmap="gray", vmin=0, vmax=255)
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def image_file_panels(
@@ -108,9 +107,4 @@ def image_file_panels(
                 axes[r][c].imshow(img.convert("L"), cmap="gray", vmin=0, vmax=255)
             label = f"{row_titles[r]}, {title}" if row_titles else title
             axes[r][c].set_title(label, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path, dpi=110)
