@@ -318,5 +318,6 @@ def test_cli_train_sample_evaluate_plot(tmp_path, monkeypatch):
     assert conv["likelihood"] == "logistic" and 0 < conv["nll_bits_per_dim"] < 8
 
     fig = tmp_path / "curves.png"
-    assert main(["plot", "curves", str(run), str(tmp_path / "conv"), "--out", str(fig)]) == 0
+    plot = ["plot", "curves", str(run), str(tmp_path / "conv"), "--hline", "ref=300"]
+    assert main([*plot, "--out", str(fig)]) == 0
     assert fig.is_file()

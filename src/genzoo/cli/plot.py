@@ -17,6 +17,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--titles", default=None, help="comma-separated panel titles (default: names)")
     c.add_argument("--ylabel", default=None, help="y-axis label (default: the metric)")
     c.add_argument("--sharey", action="store_true", help="one y-axis scale for all panels")
+    c.add_argument(
+        "--hline",
+        action="append",
+        default=[],
+        metavar="LABEL=Y",
+        help="a dashed reference line on every panel (repeatable), e.g. 'report=101.7'",
+    )
     c.set_defaults(handler=run_curves)
 
 
@@ -31,6 +38,13 @@ def run_curves(args: argparse.Namespace) -> int:
     titles = args.titles.split(",") if args.titles else [Path(r).name for r in args.runs]
     if len(titles) != len(args.runs):
         raise ConfigError(f"--titles has {len(titles)} entries for {len(args.runs)} runs")
+    hlines = {}
+    for spec in args.hline:
+        label, _, value = spec.rpartition("=")
+        try:
+            hlines[label or value] = float(value)
+        except ValueError:
+            raise ConfigError(f"--hline expects LABEL=NUMBER, got {spec!r}") from None
     panels = []
     for path in args.runs:
         series = epoch_curves(RunDir.open(path).read_metrics(), args.metric)
@@ -38,7 +52,12 @@ def run_curves(args: argparse.Namespace) -> int:
             raise ConfigError(f"{path}: no per-epoch {args.metric!r} in metrics.jsonl")
         panels.append(series)
     out = line_plot(
-        panels, args.out, titles=titles, ylabel=args.ylabel or args.metric, sharey=args.sharey
+        panels,
+        args.out,
+        titles=titles,
+        ylabel=args.ylabel or args.metric,
+        sharey=args.sharey,
+        hlines=hlines or None,
     )
     print(out)
     return 0
