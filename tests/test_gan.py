@@ -186,7 +186,7 @@ def test_cli_train_sample_interpolate(tmp_path, capsys):
     assert main([*args, "--runs-dir", str(runs), "--name", "g", "--threads", "1", "--quiet"]) == 0
     run = runs / "g"
     for name in ("samples_epoch000.png", "samples_epoch001.png", "samples_panel.png",
-                 "losses.png", "d_outputs.png"):  # fmt: skip
+                 "losses.png", "d_outputs.png", "losses_epoch.png"):  # fmt: skip
         assert (run / "figures" / name).is_file(), name
     out = tmp_path / "s.png"
     assert main(["sample", str(run), "-n", "16", "--out", str(out), "--device", "cpu"]) == 0
