@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parser", "run", "load_classifier_or_reason"]
+__all__ = ["add_parser", "run", "load_classifier_or_reason", "classify"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--candidates", type=int, default=None,
-        help="prior draws to choose endpoints from (default: max(100, 20 * rows))",
+        help="prior draws to choose endpoints from (default: max(200, 40 * rows))",
     )  # fmt: skip
     p.add_argument("--out", default=None, help="PNG file (default: RUN/figures/interp-PATH.png)")
     p.add_argument("--seed", type=int, default=0, help="seed of the endpoint draws (default: 0)")
@@ -50,6 +50,25 @@ def load_classifier_or_reason() -> tuple[Any, str]:
         return None, f"evaluation classifier unavailable ({exc})"
 
 
+def classify(classifier: Any, images: Any) -> tuple[Any, Any]:
+    """``(labels (N,), confidence (N,) or None)`` of images in [0, 1], or ``(None, None)``.
+
+    Uses the softmax of the classifier's logits when it is a module (so the most confidently
+    classified draws become endpoints), else its ``predict``.
+    """
+    import torch
+
+    if classifier is None:
+        return None, None
+    if isinstance(classifier, torch.nn.Module):
+        device = next(classifier.parameters()).device
+        with torch.no_grad():
+            logits = torch.cat([classifier(c.to(device)).cpu() for c in images.split(1000)])
+        conf, labels = torch.softmax(logits.float(), dim=1).max(dim=1)
+        return labels, conf
+    return torch.as_tensor(classifier.predict(images)).cpu(), None
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -65,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--rows must be >= 1, got {args.rows}")
     if args.steps < 2:
         raise ConfigError(f"--steps must be >= 2, got {args.steps}")
-    n_cand = args.candidates if args.candidates is not None else max(100, 20 * args.rows)
+    n_cand = args.candidates if args.candidates is not None else max(200, 40 * args.rows)
     if n_cand < 2:
         raise ConfigError(f"--candidates must be >= 2, got {n_cand}")
     dev = resolve_device(args.device)
@@ -79,10 +98,8 @@ def run(args: argparse.Namespace) -> int:
     with torch.no_grad():
         images = torch.cat([family.decode(model, c) for c in z.split(256)])  # (N, 1, 28, 28)
     classifier, reason = load_classifier_or_reason()
-    labels = None
-    if classifier is not None:
-        labels = torch.as_tensor(classifier.predict(images.float().cpu())).cpu()
-    pairs = choose_pairs(labels, args.rows, gen, n=n_cand)
+    labels, scores = classify(classifier, images.float().cpu())
+    pairs = choose_pairs(labels, args.rows, gen, n=n_cand, scores=scores)
 
     rows = []
     with torch.no_grad():
