@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
-__all__ = ["add_parser", "run", "load_classifier_or_reason", "classify"]
+__all__ = ["add_parser", "run"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,82 +35,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def load_classifier_or_reason() -> tuple[Any, str]:
-    """``(classifier, "")`` when ``genzoo.evaluation.classifier`` loads, else ``(None, why)``."""
-    from genzoo.errors import GenzooError
-
-    try:
-        from genzoo.evaluation.classifier import load_classifier
-    except ImportError as exc:
-        return None, f"no evaluation classifier ({exc})"
-    try:
-        return load_classifier(), ""
-    except (GenzooError, OSError, RuntimeError) as exc:
-        return None, f"evaluation classifier unavailable ({exc})"
-
-
-def classify(classifier: Any, images: Any) -> tuple[Any, Any]:
-    """``(labels (N,), confidence (N,) or None)`` of images in [0, 1], or ``(None, None)``.
-
-    Uses the softmax of the classifier's logits when it is a module (so the most confidently
-    classified draws become endpoints), else its ``predict``.
-    """
-    import torch
-
-    if classifier is None:
-        return None, None
-    if isinstance(classifier, torch.nn.Module):
-        device = next(classifier.parameters()).device
-        with torch.no_grad():
-            logits = torch.cat([classifier(c.to(device)).cpu() for c in images.split(1000)])
-        conf, labels = torch.softmax(logits.float(), dim=1).max(dim=1)
-        return labels, conf
-    return torch.as_tensor(classifier.predict(images)).cpu(), None
-
-
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from genzoo.api import load_run
-    from genzoo.errors import ConfigError
-    from genzoo.models.interpolation import choose_pairs, interpolate
-    from genzoo.registry import get_family
-    from genzoo.seeding import make_generator
+    from genzoo.models.latent_walk import interpolation_grid
     from genzoo.training.runtime import resolve_device
     from genzoo.viz import save_grid
 
-    if args.rows < 1:
-        raise ConfigError(f"--rows must be >= 1, got {args.rows}")
-    if args.steps < 2:
-        raise ConfigError(f"--steps must be >= 2, got {args.steps}")
-    n_cand = args.candidates if args.candidates is not None else max(200, 40 * args.rows)
-    if n_cand < 2:
-        raise ConfigError(f"--candidates must be >= 2, got {n_cand}")
     dev = resolve_device(args.device)
     model, cfg, _ = load_run(args.run, args.checkpoint, dev)
-    family = get_family(cfg.family)
-    if family.decode is None or family.latent_dim is None:
-        raise ConfigError(f"the {cfg.family} family has no latent decoder to interpolate with")
-
-    gen = make_generator(args.seed, "interpolate")
-    z = torch.randn(n_cand, family.latent_dim(cfg.model), generator=gen).to(dev)  # (N, D)
-    with torch.no_grad():
-        images = torch.cat([family.decode(model, c) for c in z.split(256)])  # (N, 1, 28, 28)
-    classifier, reason = load_classifier_or_reason()
-    labels, scores = classify(classifier, images.float().cpu())
-    pairs = choose_pairs(labels, args.rows, gen, n=n_cand, scores=scores)
-
-    rows = []
-    with torch.no_grad():
-        for i, j in pairs:
-            path = interpolate(z[i], z[j], args.steps, args.path)  # (steps, D)
-            rows.append(family.decode(model, path).float().cpu())
+    images, text = interpolation_grid(
+        model, cfg, rows=args.rows, steps=args.steps, path=args.path, seed=args.seed,
+        candidates=args.candidates, device=dev,
+    )  # fmt: skip
     out = Path(args.out) if args.out else Path(args.run) / "figures" / f"interp-{args.path}.png"
-    save_grid(torch.cat(rows), out, nrow=args.steps)
-    if labels is None:
-        print(f"endpoints: random prior draws, not class-controlled: {reason}")
-    else:
-        shown = ", ".join(f"{int(labels[i])}->{int(labels[j])}" for i, j in pairs)
-        print(f"endpoints: classes {shown} (evaluation classifier)")
+    save_grid(images, out, nrow=args.steps)
+    print(text)
     print(out)
     return 0
