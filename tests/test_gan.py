@@ -186,7 +186,7 @@ def test_cli_train_sample_interpolate(tmp_path, capsys):
     assert main([*args, "--runs-dir", str(runs), "--name", "g", "--threads", "1", "--quiet"]) == 0
     run = runs / "g"
     for name in ("samples_epoch000.png", "samples_epoch001.png", "samples_panel.png",
-                 "losses.png", "d_outputs.png"):  # fmt: skip
+                 "losses.png", "d_outputs.png", "losses_epoch.png"):  # fmt: skip
         assert (run / "figures" / name).is_file(), name
     out = tmp_path / "s.png"
     assert main(["sample", str(run), "-n", "16", "--out", str(out), "--device", "cpu"]) == 0
@@ -222,3 +222,10 @@ def test_resume_is_exact_with_two_optimizers_and_ema(tmp_path):
     assert full.history[-1]["loss_g"] == resumed.history[-1]["loss_g"]
     for k, v in full.model.state_dict().items():
         assert torch.equal(v, resumed.model.state_dict()[k]), k
+
+
+def test_choose_pairs_prefers_confident_candidates():
+    labels = torch.tensor([0, 0, 1, 1])
+    scores = torch.tensor([0.2, 0.9, 0.95, 0.3])
+    # most confident first, then the next ones (rows differ)
+    assert choose_pairs(labels, 2, scores=scores) == [(1, 2), (3, 0)]

@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--candidates", type=int, default=None,
-        help="prior draws to choose endpoints from (default: max(100, 20 * rows))",
+        help="prior draws to choose endpoints from (default: max(200, 40 * rows))",
     )  # fmt: skip
     p.add_argument("--out", default=None, help="PNG file (default: RUN/figures/interp-PATH.png)")
     p.add_argument("--seed", type=int, default=0, help="seed of the endpoint draws (default: 0)")

@@ -83,14 +83,19 @@ def interpolate(z0: Tensor, z1: Tensor, steps: int = 9, path: str = "lerp") -> T
 
 
 def choose_pairs(
-    labels: Tensor | None, rows: int, generator: torch.Generator | None = None, n: int = 0
+    labels: Tensor | None,
+    rows: int,
+    generator: torch.Generator | None = None,
+    n: int = 0,
+    scores: Tensor | None = None,
 ) -> list[tuple[int, int]]:
     """Index pairs ``(i, j)`` of candidates for ``rows`` interpolations.
 
     With ``labels`` ``(N,)`` (e.g. a classifier's predictions for N generated images), each pair
-    joins two different classes, cycling through the class pairs so rows differ; without
-    labels (or with a single class present), random distinct pairs among ``n`` (or N)
-    candidates.
+    joins two different classes, cycling through the class pairs so rows differ; within a
+    class, candidates with the highest ``scores`` ``(N,)`` (e.g. the classifier's confidence)
+    come first. Without labels (or with a single class present), random distinct pairs among
+    ``n`` (or N) candidates.
     """
     total = n if labels is None else int(labels.shape[0])
     if total < 2:
@@ -102,7 +107,8 @@ def choose_pairs(
             i, j = torch.randperm(total, generator=generator)[:2].tolist()
             pairs.append((i, j))
         return pairs
-    members = {c: (labels == c).nonzero().flatten().tolist() for c in classes}
+    order = torch.arange(total) if scores is None else torch.argsort(-scores.float(), stable=True)
+    members = {c: [int(i) for i in order if int(labels[i]) == c] for c in classes}
     used = dict.fromkeys(classes, 0)
     k = len(classes)
 

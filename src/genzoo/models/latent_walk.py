@@ -14,7 +14,7 @@ from genzoo.models.interpolation import choose_pairs, interpolate
 from genzoo.registry import get_family
 from genzoo.seeding import make_generator
 
-__all__ = ["interpolation_grid", "load_classifier_or_reason"]
+__all__ = ["interpolation_grid", "load_classifier_or_reason", "classify"]
 
 
 def load_classifier_or_reason() -> tuple[Any, str]:
@@ -27,6 +27,23 @@ def load_classifier_or_reason() -> tuple[Any, str]:
         return load_classifier(), ""
     except (GenzooError, OSError, RuntimeError) as exc:
         return None, f"evaluation classifier unavailable ({exc})"
+
+
+@torch.no_grad()
+def classify(classifier: Any, images: Tensor) -> tuple[Tensor | None, Tensor | None]:
+    """``(labels (N,), confidence (N,) or None)`` of images ``(N, 1, 28, 28)`` in [0, 1].
+
+    Uses the softmax of the classifier's logits when it is a module, else its ``predict``;
+    ``(None, None)`` without a classifier.
+    """
+    if classifier is None:
+        return None, None
+    if isinstance(classifier, torch.nn.Module):
+        device = next(classifier.parameters()).device
+        logits = torch.cat([classifier(c.to(device)).cpu() for c in images.split(1000)])
+        conf, labels = torch.softmax(logits.float(), dim=1).max(dim=1)
+        return labels, conf
+    return torch.as_tensor(classifier.predict(images)).cpu(), None
 
 
 @torch.no_grad()
@@ -43,14 +60,15 @@ def interpolation_grid(
 ) -> tuple[Tensor, str]:
     """``(images (rows * steps, 1, 28, 28) in [0, 1], description of the endpoints)``.
 
-    ``cfg`` is the run's ``RunConfig``; ``candidates`` prior draws (default ``max(100, 20 *
-    rows)``) are decoded and classified to pick endpoint pairs of different classes.
+    ``cfg`` is the run's ``RunConfig``; ``candidates`` prior draws (default ``max(200, 40 *
+    rows)``) are decoded and classified to pick endpoint pairs of different classes, the most
+    confidently classified draws first.
     """
     if rows < 1:
         raise ConfigError(f"--rows must be >= 1, got {rows}")
     if steps < 2:
         raise ConfigError(f"--steps must be >= 2, got {steps}")
-    n_cand = candidates if candidates is not None else max(100, 20 * rows)
+    n_cand = candidates if candidates is not None else max(200, 40 * rows)
     if n_cand < 2:
         raise ConfigError(f"--candidates must be >= 2, got {n_cand}")
     family = get_family(cfg.family)
@@ -60,10 +78,8 @@ def interpolation_grid(
     z = torch.randn(n_cand, family.latent_dim(cfg.model), generator=gen).to(device)  # (N, D)
     images = torch.cat([family.decode(model, c) for c in z.split(256)])  # (N, 1, 28, 28)
     classifier, reason = load_classifier_or_reason()
-    labels = None
-    if classifier is not None:
-        labels = torch.as_tensor(classifier.predict(images.float().cpu())).cpu()
-    pairs = choose_pairs(labels, rows, gen, n=n_cand)
+    labels, scores = classify(classifier, images.float().cpu())
+    pairs = choose_pairs(labels, rows, gen, n=n_cand, scores=scores)
     grid = [
         family.decode(model, interpolate(z[i], z[j], steps, path)).float().cpu() for i, j in pairs
     ]

@@ -4,9 +4,10 @@ Files written to ``RUN/figures/``:
 
 - ``samples_epoch{E:03d}.png``: 5x5 samples from the same 25 latents at each sample epoch
   (report figure 4); ``samples_panel.png``: all of them side by side;
-- ``losses.png``: D and G losses per epoch and smoothed per step, with D's equilibrium value
-  log 4 marked (report figure 5);
-- ``d_outputs.png``: mean D(x) and D(G(z)) per epoch and smoothed per step (1/2 marked).
+- ``losses.png``: D and G losses per step (smoothed log of ``steps.jsonl``) with D's
+  equilibrium value log 4 marked (report figure 5); ``losses_epoch.png``: per-epoch means,
+  train and validation;
+- ``d_outputs.png`` / ``d_outputs_epoch.png``: mean D(x) and D(G(z)), 1/2 marked.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = ["GANFigures", "smooth"]
 _GRID = 25  # 5x5 samples
 _FIXED_NOISE_SEED = 0
 _EPOCH = re.compile(r"\d+")
+_HALF = {"1/2": 0.5}
 
 
 def smooth(values: Sequence[float], alpha: float = 0.1) -> list[float]:
@@ -98,26 +100,23 @@ class GANFigures:
             "D(x) (val)": _series(val, "d_real", "epoch"),
             "D(G(z)) (val)": _series(val, "d_fake", "epoch"),
         }
-        loss_panels = [per_epoch_loss]
-        d_panels = [per_epoch_d]
-        titles = ["per epoch"]
+        eq = {"log 4 (D at equilibrium)": EQUILIBRIUM_D_LOSS}
+        fig = run.figures
+        line_plot([per_epoch_loss], fig / "losses_epoch.png", ylabel="loss (nats)", hlines=eq)
+        line_plot([per_epoch_d], fig / "d_outputs_epoch.png", ylabel="mean D output", hlines=_HALF)
         if steps:
             xs, d = _series(steps, "loss_d", "step")
             _, g = _series(steps, "loss_g", "step")
             _, dr = _series(steps, "d_real", "step")
             _, df = _series(steps, "d_fake", "step")
-            loss_panels.append({"D": (xs, smooth(d)), "G": (xs, smooth(g))})
-            d_panels.append({"D(x)": (xs, smooth(dr)), "D(G(z))": (xs, smooth(df))})
-            titles.append("per step, smoothed (x axis: step)")
-        line_plot(
-            loss_panels, run.figures / "losses.png", titles=titles, ylabel="loss (nats)",
-            hlines={"log 4 (D at equilibrium)": EQUILIBRIUM_D_LOSS},
-        )  # fmt: skip
-        d_titles = [t.replace("per", "mean D output per") for t in titles]
-        line_plot(
-            d_panels, run.figures / "d_outputs.png", titles=d_titles, ylabel="probability",
-            hlines={"1/2": 0.5},
-        )  # fmt: skip
+            line_plot(
+                [{"D": (xs, smooth(d)), "G": (xs, smooth(g))}], fig / "losses.png",
+                xlabel="step", ylabel="loss (nats), smoothed", hlines=eq,
+            )  # fmt: skip
+            line_plot(
+                [{"D(x)": (xs, smooth(dr)), "D(G(z))": (xs, smooth(df))}], fig / "d_outputs.png",
+                xlabel="step", ylabel="mean D output, smoothed", hlines=_HALF,
+            )  # fmt: skip
 
     def epoch_end(self, gan: Any, run: Any, epoch: int) -> None:
         """Grid, panel and curves at the sample epochs (epoch 0 = untrained)."""
