@@ -36,7 +36,7 @@ from genzoo.models.flow import (
     realnvp_flow,
 )
 from genzoo.models.flow.mlp import mlp_flow
-from genzoo.models.flow.nets import MLPNet, ResNet
+from genzoo.models.flow.nets import MaskedNet, MLPNet, ResNet
 
 from .conftest import run_cli
 
@@ -103,9 +103,9 @@ def _small_realnvp(seed: int) -> Transform:
     return realnvp_flow((1, 4, 4), scales=1, channels=8, blocks=1)
 
 
-def _small_mlp(seed: int) -> Transform:
+def _small_mlp(seed: int, compact: bool = True) -> Transform:
     torch.manual_seed(seed)
-    return mlp_flow((1, 4, 4), pairs=2, hidden=16)
+    return mlp_flow((1, 4, 4), pairs=2, hidden=16, compact=compact)
 
 
 def _whole_flow(seed: int) -> Transform:
@@ -133,6 +133,7 @@ CASES: dict[str, Case] = {
         lambda s: InverseTransform(_coupling_conv(s, channel_mask(2, 1))), normal(SHAPE)
     ),
     "mlp_flow": Case(_small_mlp, normal((1, 4, 4))),
+    "mlp_flow_dense": Case(lambda s: _small_mlp(s, compact=False), normal((1, 4, 4))),
     "realnvp_flow": Case(_small_realnvp, normal((1, 4, 4))),
     "whole_flow": Case(_whole_flow, pixels((1, 4, 4)), True, False),
 }
@@ -289,6 +290,20 @@ def test_actnorm_data_dependent_init_standardises():
     assert bool(norm.initialized)
     torch.testing.assert_close(z.mean((0, 2, 3)), torch.zeros(3, dtype=DTYPE), atol=1e-9, rtol=0)
     torch.testing.assert_close(z.std((0, 2, 3)), torch.ones(3, dtype=DTYPE), atol=1e-5, rtol=0)
+
+
+def test_compact_conditioner_equals_the_dense_one():
+    """``MaskedNet`` computes what the report's dense 784-input net computes in a coupling."""
+    mask = checkerboard_mask(4, 4, 1).reshape(-1).to(DTYPE)
+    torch.manual_seed(0)
+    dense = randomize(MLPNet(16, 12, 32).to(DTYPE), 0)
+    t_dense = AffineCoupling(mask, dense)
+    t_compact = AffineCoupling(mask, MaskedNet.from_dense(mask, dense))
+    x = normal((16,))(6)
+    z0, ld0 = t_dense(x)
+    z1, ld1 = t_compact(x)
+    torch.testing.assert_close(z1, z0, atol=1e-12, rtol=0)
+    torch.testing.assert_close(ld1, ld0, atol=1e-12, rtol=0)
 
 
 def test_fresh_couplings_are_the_identity():

@@ -72,7 +72,7 @@ class Flow(nn.Module):
 def build_flow(cfg: FlowConfig) -> Flow:
     """A fresh flow for ``cfg`` on 1x28x28 images (preprocessing, then the chosen body)."""
     if cfg.arch == "mlp":
-        body = mlp_flow(IMAGE_SHAPE, cfg.pairs, cfg.hidden)
+        body = mlp_flow(IMAGE_SHAPE, cfg.pairs, cfg.hidden, compact=cfg.compact)
     else:
         body = realnvp_flow(IMAGE_SHAPE, cfg.scales, cfg.channels, cfg.blocks, cfg.actnorm)
     return Flow(CompositeTransform([*preprocessing(cfg.alpha).transforms, body]))
