@@ -325,6 +325,11 @@ def test_built_flow_round_trip_and_sampling(arch: str):
     lp = model.log_prob(x, gen(0))
     assert lp.shape == (3,) and torch.isfinite(lp).all()
     torch.testing.assert_close(model.decode(model.encode(x)), x, atol=0, rtol=0)
+    from genzoo.models.flow.family import FAMILY  # the interface `genzoo interpolate` uses
+
+    z = FAMILY.encode(model, x.to(torch.uint8))
+    assert z.shape == (3, FAMILY.latent_dim(cfg))
+    torch.testing.assert_close(FAMILY.decode(model, z) * 255, x, atol=1e-9, rtol=0)
     images = model.sample(4, gen(1), temperature=0.7)
     assert images.shape == (4, 1, 28, 28)
     assert torch.equal(images * 255, (images * 255).round())
