@@ -18,13 +18,17 @@ class FlowConfig:
     ``784 -> hidden -> hidden -> 2*784`` ReLU conditioners. ``arch="realnvp"`` is the multi-scale
     flow of Dinh et al. (2017) with ``scales`` factor-out levels and residual conditioners of
     ``channels`` channels and ``blocks`` blocks, ActNorm after each coupling if ``actnorm``.
-    ``alpha``: the squeeze ``alpha + (1 - 2 alpha) x`` before the logit (RealNVP's 0.05).
+    ``compact``: the mlp conditioners skip the always-zero inputs and discarded outputs of the
+    masked coupling (the same function and training, 18.1M instead of 27.7M weights, faster).
+    ``alpha``: the squeeze ``alpha + (1 - 2 alpha) x`` before the logit; 1e-6 (RealNVP
+    used 0.05, which trains far worse with the report's tanh-bounded couplings: see preprocess).
     """
 
     arch: Literal["mlp", "realnvp"] = "mlp"
-    alpha: float = 0.05
+    alpha: float = 1e-6
     pairs: int = 4
     hidden: int = 1024
+    compact: bool = True
     scales: int = 2
     channels: int = 64
     blocks: int = 4

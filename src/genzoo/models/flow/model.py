@@ -44,8 +44,15 @@ class Flow(nn.Module):
 
     def log_prob(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """``(B,)`` log-likelihood in nats; dequantisation noise from ``generator``."""
-        z, logdet = self.transform(x, generator)
+        z, logdet = self.transform(self._float(x), generator)
         return standard_normal_log_prob(z) + logdet
+
+    def _float(self, x: Tensor) -> Tensor:
+        """8-bit integers as floats of the parameters' dtype (the weights' dtype rules)."""
+        if x.is_floating_point():
+            return x
+        ref = next(self.parameters(), None)
+        return x.to(ref.dtype if ref is not None else torch.get_default_dtype())
 
     def bits_per_dim(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """``(B,)`` bits per dimension of 8-bit ``x``."""
@@ -53,7 +60,7 @@ class Flow(nn.Module):
 
     def encode(self, x: Tensor) -> Tensor:
         """``(B, *shape)`` 8-bit images -> ``(B, D)`` latents (dequantised at the bin centres)."""
-        return self.transform(x)[0]
+        return self.transform(self._float(x))[0]
 
     def decode(self, z: Tensor) -> Tensor:
         """``(B, D)`` latents -> ``(B, *shape)`` 8-bit images as floats in {0, ..., 255}."""
@@ -72,7 +79,7 @@ class Flow(nn.Module):
 def build_flow(cfg: FlowConfig) -> Flow:
     """A fresh flow for ``cfg`` on 1x28x28 images (preprocessing, then the chosen body)."""
     if cfg.arch == "mlp":
-        body = mlp_flow(IMAGE_SHAPE, cfg.pairs, cfg.hidden)
+        body = mlp_flow(IMAGE_SHAPE, cfg.pairs, cfg.hidden, compact=cfg.compact)
     else:
         body = realnvp_flow(IMAGE_SHAPE, cfg.scales, cfg.channels, cfg.blocks, cfg.actnorm)
     return Flow(CompositeTransform([*preprocessing(cfg.alpha).transforms, body]))

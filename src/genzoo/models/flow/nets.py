@@ -6,9 +6,10 @@ Tests re-initialise these layers randomly, otherwise every check would pass triv
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
-__all__ = ["MLPNet", "ResNet", "ResidualBlock"]
+__all__ = ["MLPNet", "MaskedNet", "ResNet", "ResidualBlock"]
 
 
 class MLPNet(nn.Sequential):
@@ -27,6 +28,55 @@ class MLPNet(nn.Sequential):
         nn.init.zeros_(last.weight)
         nn.init.zeros_(last.bias)
         super().__init__(*layers, last)
+
+
+class MaskedNet(nn.Module):
+    """A conditioner that reads only the unmasked features and writes only the masked ones.
+
+    ``(B, D) -> (B, 2D)`` (log-scale and shift for every feature, zero where ``mask`` is 1):
+    ``net`` maps the ``n_in = sum(mask)`` identity features to ``2 * (D - n_in)`` outputs.
+    This computes exactly what a ``D -> ... -> 2D`` net computes inside a masked coupling
+    (inputs that are always zero and outputs that are always discarded carry weights that
+    never matter and never receive a gradient), with fewer FLOPs: for the report's layers
+    (784 -> 1024 -> 1024 -> 2 x 784, checkerboard) 2.3M instead of 3.5M weights per layer.
+    """
+
+    def __init__(self, mask: Tensor, net: nn.Module) -> None:
+        super().__init__()
+        flat = mask.reshape(-1)
+        self.register_buffer("idx_in", flat.nonzero().squeeze(1))
+        self.register_buffer("idx_out", (flat == 0).nonzero().squeeze(1))
+        self.d = flat.numel()
+        self.net = net
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.net(x[:, self.idx_in])  # (B, 2 * n_out)
+        out = h.new_zeros(x.shape[0], 2, self.d)
+        out[:, :, self.idx_out] = h.view(x.shape[0], 2, -1)
+        return out.view(x.shape[0], 2 * self.d)
+
+    @classmethod
+    def from_dense(cls, mask: Tensor, dense: MLPNet) -> MaskedNet:
+        """The compact equivalent of a dense ``D -> ... -> 2D`` ``MLPNet`` (weights copied)."""
+        layers = [m for m in dense if isinstance(m, nn.Linear)]
+        flat = mask.reshape(-1)
+        idx_in, idx_out = flat.nonzero().squeeze(1), (flat == 0).nonzero().squeeze(1)
+        d = flat.numel()
+        hidden, depth = layers[0].out_features, len(layers) - 1
+        net = MLPNet(idx_in.numel(), hidden, 2 * idx_out.numel(), depth)
+        net = net.to(layers[0].weight.dtype)
+        new = [m for m in net if isinstance(m, nn.Linear)]
+        rows = torch.cat([idx_out, idx_out + d])
+        with torch.no_grad():
+            for i, (a, b) in enumerate(zip(layers, new, strict=True)):
+                w, bias = a.weight, a.bias
+                if i == 0:
+                    w = w[:, idx_in]
+                if i == len(layers) - 1:
+                    w, bias = w[rows], bias[rows]
+                b.weight.copy_(w)
+                b.bias.copy_(bias)
+        return cls(mask, net)
 
 
 class ResidualBlock(nn.Module):
