@@ -34,11 +34,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from genzoo.api import load_run
     from genzoo.data.datasets import load_dataset
+    from genzoo.evaluation.quality import QualityConfig, run_quality
     from genzoo.registry import get_family
     from genzoo.training.loop import evaluate_split
     from genzoo.training.rundir import RunDir
     from genzoo.training.runtime import setup_runtime
 
+    qcfg = QualityConfig(samples=args.samples, seed=args.seed)  # validates --samples first
     dev = setup_runtime(args.device, args.threads)
     model, cfg, state = load_run(args.run, args.checkpoint, dev)
     family = get_family(cfg.family)
@@ -74,9 +76,6 @@ def run(args: argparse.Namespace) -> int:
         **metrics,
     }
     if not args.no_quality and family.sample is not None:
-        from genzoo.evaluation.quality import QualityConfig, run_quality
-
-        qcfg = QualityConfig(samples=args.samples, seed=args.seed)
         quality = run_quality(
             family.sample,
             model,
