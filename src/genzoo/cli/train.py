@@ -1,4 +1,8 @@
-"""``genzoo train FAMILY [flags]`` and ``genzoo resume RUN``."""
+"""``genzoo train FAMILY [flags]`` and ``genzoo resume RUN``.
+
+Both run in this process, as one rank of ``torchrun --nproc-per-node N -m genzoo train ...``
+(the process group is joined here, in the CLI layer), or start ``--nproc N`` local workers.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,11 @@ from genzoo.cli.common import add_runtime_flags
 from genzoo.config import DataConfig, TrainConfig
 
 __all__ = ["add_parser", "run", "add_resume_parser", "run_resume"]
+
+_NPROC_HELP = (
+    "data-parallel processes on this machine (default: 1); --batch-size stays the global "
+    "batch, and --threads is per process (default: cores / N)"
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,45 +43,64 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             action="store_true",
             help="continue the run folder named by --name from its last checkpoint",
         )
-        fp.add_argument("--nproc", type=int, default=1, help="data-parallel processes (default: 1)")
+        _add_scale_flags(fp)
         add_runtime_flags(fp)
         fp.set_defaults(handler=run)
 
 
+def _add_scale_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--nproc", type=int, default=1, help=_NPROC_HELP)
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the networks (off by default: no gain measured on CPU)",
+    )
+
+
+def _start(cfg: object, run_dir: Path, resume: bool, args: argparse.Namespace) -> int:
+    """Train here (one process, or one torchrun rank), or launch ``--nproc`` workers."""
+    from genzoo.cli.launch import launch, train_process
+    from genzoo.errors import ConfigError
+    from genzoo.training.distributed import env_world
+
+    if args.nproc < 1:
+        raise ConfigError(f"--nproc must be >= 1, got {args.nproc}")
+    if args.nproc == 1:
+        return train_process(
+            cfg, run_dir, resume, args.device, args.threads, args.quiet, args.compile
+        )
+    if env_world()[1] > 1:
+        raise ConfigError("--nproc cannot be combined with torchrun; use one or the other")
+    spec = {
+        "config": cfg.to_dict() if cfg is not None else None,  # type: ignore[attr-defined]
+        "run_dir": str(run_dir),
+        "resume": resume,
+        "device": args.device,
+        "threads": args.threads,
+        "quiet": args.quiet,
+        "compile": args.compile,
+    }
+    return launch(args.nproc, spec)
+
+
 def run(args: argparse.Namespace) -> int:
     from genzoo.api import make_config
-    from genzoo.errors import ConfigError
-    from genzoo.training.loop import fit
-    from genzoo.training.runtime import setup_runtime
 
     overrides = collect_overrides(args, args.model_fields + args.train_fields + args.data_fields)
     name = args.name or f"{args.family}-{time.strftime('%Y%m%d-%H%M%S')}"
     cfg = make_config(args.family, seed=args.seed, name=name, **overrides)
     run_dir = Path(args.runs_dir) / name
     resume = args.resume and (run_dir / "config.json").exists()
-    if args.nproc != 1:
-        raise ConfigError("--nproc > 1 is not available yet; use torchrun (see README)")
-    dev = setup_runtime(args.device, args.threads)
-    print(f"run folder: {run_dir}", flush=True)
-    result = fit(cfg, run_dir, resume=resume, device=dev, quiet=args.quiet)
-    print(
-        f"done: {result.run.path if result.run else run_dir}  best val loss {result.best_val:.4f}"
-    )
-    return 0
+    return _start(cfg, run_dir, resume, args)
 
 
 def add_resume_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("resume", help="continue a run from its last checkpoint")
     p.add_argument("run", help="run folder")
+    _add_scale_flags(p)
     add_runtime_flags(p)
     p.set_defaults(handler=run_resume)
 
 
 def run_resume(args: argparse.Namespace) -> int:
-    from genzoo.training.loop import fit
-    from genzoo.training.runtime import setup_runtime
-
-    dev = setup_runtime(args.device, args.threads)
-    result = fit(None, args.run, resume=True, device=dev, quiet=args.quiet)  # type: ignore[arg-type]
-    print(f"done: {args.run}  best val loss {result.best_val:.4f}")
-    return 0
+    return _start(None, Path(args.run), True, args)

@@ -22,7 +22,14 @@ from genzoo.errors import CheckpointError, NonFiniteLossError
 from genzoo.registry import get_family
 from genzoo.seeding import derive_seed, make_generator
 from genzoo.training.checkpoint import load_checkpoint, save_checkpoint
-from genzoo.training.distributed import all_reduce_sum, rank_and_world
+from genzoo.training.distributed import (
+    all_reduce_sum,
+    any_rank,
+    ddp_wrapper,
+    gather_objects,
+    rank_and_world,
+    unwrapped_state_dict,
+)
 from genzoo.training.progress import Progress, format_metrics
 from genzoo.training.rundir import RunDir
 from genzoo.training.runtime import environment, resolve_device
@@ -95,9 +102,10 @@ def evaluate_split(
 
 
 def _check_finite(loss: Tensor, epoch: int, global_step: int, run: RunDir | None) -> None:
-    if bool(torch.isfinite(loss).all()):
+    """Raise ``NonFiniteLossError`` on every rank when the loss is not finite on any rank."""
+    if not any_rank(not bool(torch.isfinite(loss).all())):
         return
-    bad = "nan" if bool(torch.isnan(loss).any()) else "inf"
+    bad = "nan" if any_rank(bool(torch.isnan(loss).any())) else "inf"
     if run is not None and run.last.is_file():
         where = f"last good checkpoint {run.last} (left intact)"
     else:
@@ -106,6 +114,50 @@ def _check_finite(loss: Tensor, epoch: int, global_step: int, run: RunDir | None
         f"{bad} loss at epoch {epoch}, step {global_step}; training stopped, {where}. "
         "Try a lower --lr or --grad-clip."
     )
+
+
+def _step_record(out: dict[str, Tensor], world: int) -> dict[str, float]:
+    """Mean of each term over this step's global batch (all ranks)."""
+    if world == 1:
+        return {k: v.detach().float().mean().item() for k, v in out.items()}
+    sums: dict[str, Tensor] = {}
+    _accumulate(sums, out)
+    n = torch.tensor(float(len(out["loss"])), dtype=torch.float64)
+    terms = _mean_terms({k: v.cpu() for k, v in sums.items()}, n)
+    return {k: terms[k] for k in out}  # the step's key order, as in one process
+
+
+def _partial_state(
+    gen: torch.Generator, sums: dict[str, Tensor], count: Tensor, elapsed: float
+) -> dict[str, Any]:
+    """What a mid-epoch checkpoint needs to continue the epoch exactly (a collective: sums
+    are totalled over ranks and every rank's generator states are gathered)."""
+    rng = gather_objects({"gen_state": gen.get_state(), "torch_state": torch.get_rng_state()})
+    total = {k: all_reduce_sum(v.detach().cpu().clone()) for k, v in sorted(sums.items())}
+    return {
+        "gen_state": rng[0]["gen_state"],
+        "torch_state": rng[0]["torch_state"],
+        "rank_states": rng,
+        "world": len(rng),
+        "sums": total,
+        "count": all_reduce_sum(count.clone()),
+        "elapsed": elapsed,
+    }
+
+
+def _restore_partial(
+    partial: dict[str, Any], gen: torch.Generator, seed: int, epoch: int, start: int
+) -> None:
+    """Set this rank's generators for resuming mid-epoch: the saved states when the number of
+    processes is unchanged, else fresh streams derived from ``(seed, epoch, rank, start)``."""
+    rank, world = rank_and_world()
+    if partial.get("world", 1) == world:
+        states = partial.get("rank_states") or [partial]
+        gen.set_state(states[rank]["gen_state"])
+        torch.set_rng_state(states[rank]["torch_state"])
+    else:
+        gen.manual_seed(derive_seed(seed, "step-resumed", epoch, rank, start))
+        torch.manual_seed(derive_seed(seed, "torch-resumed", epoch, rank, start))
 
 
 def fit(
@@ -125,6 +177,11 @@ def fit(
     With the same seed on CPU, a resumed run ends with exactly the metrics of an uninterrupted
     one: all randomness of epoch ``e`` is derived from ``(seed, e)`` and mid-epoch checkpoints
     store the generator states. ``device`` is used as given (resolve ``auto`` beforehand).
+
+    Under a process group of N > 1 ranks (set up by the caller, e.g. the CLI) each rank trains
+    on its share of every global batch and the step's networks are wrapped by
+    ``step.distribute(wrap_model or ddp_wrapper(device))``; checkpoints hold the unwrapped
+    weights, so they resume with any number of processes (exactly: with the same number).
     """
     dev = resolve_device(device) if isinstance(device, str) else device
     rank, world = rank_and_world()
@@ -147,9 +204,7 @@ def fit(
         data = data.subset(limits)
 
     torch.manual_seed(derive_seed(cfg.seed, "init"))
-    model = family.build(cfg.model).to(dev)
-    if wrap_model is not None:
-        model = wrap_model(model)
+    model = family.build(cfg.model).to(dev)  # stays unwrapped: checkpoints save this one
     step: Step = family.make_step(model, cfg.model, tc)
 
     if run_dir is not None and main and run is None:
@@ -167,6 +222,8 @@ def fit(
         partial = state.get("partial")
     if run is not None and main and resume:
         run.truncate_metrics(epochs_done, global_step)
+    if wrap_model is not None or world > 1:
+        step.distribute(wrap_model if wrap_model is not None else ddp_wrapper(dev))
 
     view = family.data_view(cfg.model)
     binarizer = Binarizer(data.images["train"]) if view == "binary" else None
@@ -177,7 +234,7 @@ def fit(
     def checkpoint_state(ep_done: int, b_done: int, extra: dict[str, Any]) -> dict[str, Any]:
         return {
             "config": cfg.to_dict(),
-            "model": model.state_dict(),
+            "model": unwrapped_state_dict(model),
             "step": step.state_dict(),
             "epochs_done": ep_done,
             "batches_done": b_done,
@@ -191,6 +248,7 @@ def fit(
 
     for epoch in range(epochs_done + 1, tc.epochs + 1):
         model.train()
+        step.model.train()
         batches = EpochBatches(
             data.images["train"],
             data.labels["train"],
@@ -209,10 +267,10 @@ def fit(
         elapsed, start_batch = 0.0, 0
         if partial is not None and batches_done > 0:
             start_batch = batches_done
-            gen.set_state(partial["gen_state"])
-            torch.set_rng_state(partial["torch_state"])
-            sums = {k: v.clone() for k, v in partial["sums"].items()}
-            count = partial["count"].clone()
+            _restore_partial(partial, gen, cfg.seed, epoch, start_batch)
+            if main:  # the saved sums are over all ranks
+                sums = {k: v.clone() for k, v in partial["sums"].items()}
+                count = partial["count"].clone()
             elapsed = partial["elapsed"]
         partial, batches_done = None, 0
 
@@ -227,22 +285,24 @@ def fit(
             count += len(batch)
             global_step += 1
             prog.update(len(batch), out["loss"].detach().float().mean().item() if bar else None)
-            if run is not None and tc.log_every and global_step % tc.log_every == 0:
-                record = {k: v.detach().float().mean().item() for k, v in out.items()}
-                run.append_metrics({"step": global_step, "epoch": epoch, **record}, steps=True)
-            if run is not None and tc.checkpoint_every and global_step % tc.checkpoint_every == 0:
+            if run_dir is not None and tc.log_every and global_step % tc.log_every == 0:
+                record = _step_record(out, world)
+                if run is not None:
+                    run.append_metrics({"step": global_step, "epoch": epoch, **record}, steps=True)
+            if (
+                run_dir is not None
+                and tc.checkpoint_every
+                and global_step % tc.checkpoint_every == 0
+            ):
                 done = i + 1
                 if done < len(batches):
                     extra = {
-                        "partial": {
-                            "gen_state": gen.get_state(),
-                            "torch_state": torch.get_rng_state(),
-                            "sums": {k: v.cpu() for k, v in sums.items()},
-                            "count": count,
-                            "elapsed": elapsed + time.perf_counter() - t0,
-                        }
+                        "partial": _partial_state(
+                            gen, sums, count, elapsed + time.perf_counter() - t0
+                        )
                     }
-                    save_checkpoint(run.last, checkpoint_state(epoch - 1, done, extra))
+                    if run is not None:
+                        save_checkpoint(run.last, checkpoint_state(epoch - 1, done, extra))
         prog.close()
         elapsed += time.perf_counter() - t0
 

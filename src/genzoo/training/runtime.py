@@ -7,6 +7,7 @@ import platform
 import sys
 
 import torch
+import torch.distributed as dist
 
 from genzoo.errors import ConfigError
 
@@ -26,18 +27,25 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 def default_threads() -> int:
-    """Cores this process may use (respects CPU affinity and cgroup-pinned sets)."""
+    """Cores this process may use (respects CPU affinity and cgroup-pinned sets), divided by
+    the number of data-parallel processes on this machine (torchrun's ``LOCAL_WORLD_SIZE``)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    try:
+        local_world = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    except ValueError:
+        local_world = 1
+    return max(1, cores // local_world)
 
 
 def setup_runtime(device: str = "auto", threads: int | None = None) -> torch.device:
     """Resolve the device, set the thread count and flush denormals on CPU.
 
     Denormal floats make late CPU training several times slower; flushing them to zero changes
-    no result that matters at float32 precision.
+    no result that matters at float32 precision. ``threads`` is per process (under data
+    parallelism the default shares the cores among the processes of this machine).
     """
     dev = resolve_device(device)
     if threads is not None:
@@ -63,6 +71,9 @@ def environment(device: torch.device) -> dict[str, str | int]:
         "device": str(device),
         "threads": torch.get_num_threads(),
     }
+    if dist.is_available() and dist.is_initialized():
+        env["world_size"] = dist.get_world_size()
+        env["backend"] = str(dist.get_backend())
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
     return env

@@ -8,6 +8,7 @@ over the epoch, weighted by examples, in one place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -44,6 +45,23 @@ class Step:
 
     def on_train_end(self) -> None:
         """Called once after the last epoch on rank 0 only (curves, summaries)."""
+
+    def distribute(self, wrap: Callable[..., nn.Module]) -> None:
+        """Wrap the networks this step calls for data-parallel training (DDP).
+
+        Called by ``fit`` once, after the optimizers exist and any checkpoint is loaded, only
+        when a process group of more than one rank exists. ``wrap(module, sync_batchnorm=True)``
+        returns ``module`` wrapped in DDP (BatchNorm layers synchronised across ranks).
+        Gradients are averaged only for calls through the wrapper's forward, so a step that
+        calls sub-networks (``self.model.generator(z)``) overrides this and keeps the wrapped
+        sub-networks as attributes of its own, e.g. ``self.g = wrap(self.model.generator)``,
+        calling ``self.g(z)`` in ``train_step`` (prefer this to assigning wrappers into
+        ``self.model``; ``fit`` strips DDP's ``module.`` from saved keys either way). The
+        default wraps the whole model: ``self.model(...)`` synchronises, and attribute access
+        (``self.model.sample``) still reaches the model. Pass ``sync_batchnorm=False`` for a
+        network whose BatchNorm statistics should stay per rank.
+        """
+        self.model = wrap(self.model)
 
     # shared helpers -----------------------------------------------------------------------
     def adam(self, params: Any, lr: float | None = None) -> torch.optim.Adam:
