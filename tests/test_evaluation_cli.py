@@ -27,7 +27,10 @@ def tiny_run(tmp_path_factory, mnist):
 
 @pytest.fixture(scope="module")
 def evaluated(tiny_run):
-    assert main(["evaluate", str(tiny_run), "--samples", str(SAMPLES), "--threads", "1"]) == 0
+    assert (
+        main(["evaluate", str(tiny_run), "--samples", str(SAMPLES), "--k", "16", "--threads", "1"])
+        == 0
+    )
     return json.loads((tiny_run / "eval.json").read_text())
 
 
@@ -42,14 +45,20 @@ def test_evaluate_writes_every_quality_metric(evaluated):
     assert ev["fid"] > 0 and len(ev["class_shares"]) == 10
     assert ev["quality_protocol"]["samples"] == SAMPLES
     assert ev["quality_protocol"]["reference"]["images"] == 10_000  # the full test set
+    assert ev["quality_protocol"]["reference"]["view"] == "binary"  # a Bernoulli VAE
+    for key in ("nll_nats", "bpd", "neg_elbo_nats"):  # from the family's own evaluate
+        assert math.isfinite(ev[key]), key
 
 
 def test_evaluate_is_reproducible_and_no_quality_skips(tiny_run, evaluated):
-    assert main(["evaluate", str(tiny_run), "--samples", str(SAMPLES), "--threads", "1"]) == 0
+    assert (
+        main(["evaluate", str(tiny_run), "--samples", str(SAMPLES), "--k", "16", "--threads", "1"])
+        == 0
+    )
     again = json.loads((tiny_run / "eval.json").read_text())
     for key in QUALITY_KEYS:
         assert again[key] == evaluated[key], key
-    assert main(["evaluate", str(tiny_run), "--no-quality", "--threads", "1"]) == 0
+    assert main(["evaluate", str(tiny_run), "--no-quality", "--k", "16", "--threads", "1"]) == 0
     plain = json.loads((tiny_run / "eval.json").read_text())
     assert "fid" not in plain and plain["family"] == "vae"
     (tiny_run / "eval.json").write_text(json.dumps(evaluated))  # restore for compare

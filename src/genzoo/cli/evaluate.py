@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from genzoo.api import load_run
     from genzoo.data.datasets import load_dataset
     from genzoo.evaluation.quality import QualityConfig, run_quality
+    from genzoo.evaluation.record import standardise
     from genzoo.registry import get_family
     from genzoo.training.loop import evaluate_split
     from genzoo.training.rundir import RunDir
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         "train_time_s": sum(
             r.get("time_s", 0.0) for r in run_dir.read_metrics() if r.get("split") == "train"
         ),
-        **metrics,
+        **standardise(metrics),
     }
     if not args.no_quality and family.sample is not None:
         quality = run_quality(
