@@ -61,6 +61,9 @@ def test_evaluate_is_reproducible_and_no_quality_skips(tiny_run, evaluated):
     assert main(["evaluate", str(tiny_run), "--no-quality", "--k", "16", "--threads", "1"]) == 0
     plain = json.loads((tiny_run / "eval.json").read_text())
     assert "fid" not in plain and plain["family"] == "vae"
+    assert main(["evaluate", str(tiny_run), "--k", "4", "--threads", "1"]) == 0
+    tiny = json.loads((tiny_run / "eval.json").read_text())
+    assert tiny["quality_protocol"]["samples"] == 100  # the run's limit_eval, not 10,000
     (tiny_run / "eval.json").write_text(json.dumps(evaluated))  # restore for compare
 
 
