@@ -92,3 +92,24 @@ def test_compare_markdown_and_csv(tiny_run, evaluated, tmp_path, capsys):
 def test_compare_without_eval_json_is_a_one_line_error(tmp_path, capsys):
     assert main(["compare", str(tmp_path)]) == 1
     assert "genzoo evaluate" in capsys.readouterr().err
+
+
+def test_sample_quality_of_a_diverged_model_is_finite_and_flagged(mnist):
+    import torch
+
+    from genzoo.evaluation.classifier import load_classifier
+    from genzoo.evaluation.quality import QualityConfig, sample_quality
+    from genzoo.evaluation.reference import reference_features
+
+    def nan_sampler(model, n, generator):
+        x = torch.rand(n, 1, 28, 28, generator=generator)
+        x[::2] = float("nan")
+        return x
+
+    net = load_classifier()
+    small = mnist.subset({"train": 64, "val": 8, "test": 200})
+    ref = reference_features(net, "mnist", "test", data=small, use_cache=False)
+    out = sample_quality(nan_sampler, None, net, ref, QualityConfig(samples=50, batch_size=20))
+    assert out["nonfinite_samples"] == 25 and out["samples_per_s"] > 0
+    for key in QUALITY_KEYS:
+        assert math.isfinite(out[key]), key
