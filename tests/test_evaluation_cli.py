@@ -27,7 +27,10 @@ def tiny_run(tmp_path_factory, mnist):
 
 @pytest.fixture(scope="module")
 def evaluated(tiny_run):
-    assert main(["evaluate", str(tiny_run), "--samples", str(SAMPLES), "--threads", "1"]) == 0
+    assert (
+        main(["evaluate", str(tiny_run), "--samples", str(SAMPLES), "--k", "16", "--threads", "1"])
+        == 0
+    )
     return json.loads((tiny_run / "eval.json").read_text())
 
 
@@ -42,16 +45,25 @@ def test_evaluate_writes_every_quality_metric(evaluated):
     assert ev["fid"] > 0 and len(ev["class_shares"]) == 10
     assert ev["quality_protocol"]["samples"] == SAMPLES
     assert ev["quality_protocol"]["reference"]["images"] == 10_000  # the full test set
+    assert ev["quality_protocol"]["reference"]["view"] == "binary"  # a Bernoulli VAE
+    for key in ("nll_nats", "bpd", "neg_elbo_nats"):  # from the family's own evaluate
+        assert math.isfinite(ev[key]), key
 
 
 def test_evaluate_is_reproducible_and_no_quality_skips(tiny_run, evaluated):
-    assert main(["evaluate", str(tiny_run), "--samples", str(SAMPLES), "--threads", "1"]) == 0
+    assert (
+        main(["evaluate", str(tiny_run), "--samples", str(SAMPLES), "--k", "16", "--threads", "1"])
+        == 0
+    )
     again = json.loads((tiny_run / "eval.json").read_text())
     for key in QUALITY_KEYS:
         assert again[key] == evaluated[key], key
-    assert main(["evaluate", str(tiny_run), "--no-quality", "--threads", "1"]) == 0
+    assert main(["evaluate", str(tiny_run), "--no-quality", "--k", "16", "--threads", "1"]) == 0
     plain = json.loads((tiny_run / "eval.json").read_text())
     assert "fid" not in plain and plain["family"] == "vae"
+    assert main(["evaluate", str(tiny_run), "--k", "4", "--threads", "1"]) == 0
+    tiny = json.loads((tiny_run / "eval.json").read_text())
+    assert tiny["quality_protocol"]["samples"] == 100  # the run's limit_eval, not 10,000
     (tiny_run / "eval.json").write_text(json.dumps(evaluated))  # restore for compare
 
 
@@ -80,3 +92,24 @@ def test_compare_markdown_and_csv(tiny_run, evaluated, tmp_path, capsys):
 def test_compare_without_eval_json_is_a_one_line_error(tmp_path, capsys):
     assert main(["compare", str(tmp_path)]) == 1
     assert "genzoo evaluate" in capsys.readouterr().err
+
+
+def test_sample_quality_of_a_diverged_model_is_finite_and_flagged(mnist):
+    import torch
+
+    from genzoo.evaluation.classifier import load_classifier
+    from genzoo.evaluation.quality import QualityConfig, sample_quality
+    from genzoo.evaluation.reference import reference_features
+
+    def nan_sampler(model, n, generator):
+        x = torch.rand(n, 1, 28, 28, generator=generator)
+        x[::2] = float("nan")
+        return x
+
+    net = load_classifier()
+    small = mnist.subset({"train": 64, "val": 8, "test": 200})
+    ref = reference_features(net, "mnist", "test", data=small, use_cache=False)
+    out = sample_quality(nan_sampler, None, net, ref, QualityConfig(samples=50, batch_size=20))
+    assert out["nonfinite_samples"] == 25 and out["samples_per_s"] > 0
+    for key in QUALITY_KEYS:
+        assert math.isfinite(out[key]), key

@@ -22,8 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--samples",
         type=int,
-        default=10_000,
-        help="samples drawn for FID/KID/precision/recall/coverage (default: 10000)",
+        default=None,
+        help="samples drawn for FID/KID/precision/recall/coverage (default: 10000, or the "
+        "run's --limit-eval when smaller: tiny runs get a tiny evaluation)",
     )
     p.add_argument("--no-quality", action="store_true", help="skip the sample-quality metrics")
     p.add_argument("--device", default="auto")
@@ -34,13 +35,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from genzoo.api import load_run
     from genzoo.data.datasets import load_dataset
+    from genzoo.evaluation.quality import QualityConfig, run_quality
+    from genzoo.evaluation.record import standardise
     from genzoo.registry import get_family
     from genzoo.training.loop import evaluate_split
     from genzoo.training.rundir import RunDir
     from genzoo.training.runtime import setup_runtime
 
+    if args.samples is not None:
+        QualityConfig(samples=args.samples)  # validates --samples before any slow work
     dev = setup_runtime(args.device, args.threads)
     model, cfg, state = load_run(args.run, args.checkpoint, dev)
+    default = QualityConfig.samples  # 10,000; a tiny run (--limit-eval) gets a tiny evaluation
+    samples = args.samples or max(16, min(default, cfg.train.limit_eval or default))
+    qcfg = QualityConfig(samples=samples, seed=args.seed)
     family = get_family(cfg.family)
     data = load_dataset(cfg.data.dataset, cfg.data.data_dir)
     if cfg.train.limit_eval is not None:
@@ -71,12 +79,9 @@ def run(args: argparse.Namespace) -> int:
         "train_time_s": sum(
             r.get("time_s", 0.0) for r in run_dir.read_metrics() if r.get("split") == "train"
         ),
-        **metrics,
+        **standardise(metrics),
     }
     if not args.no_quality and family.sample is not None:
-        from genzoo.evaluation.quality import QualityConfig, run_quality
-
-        qcfg = QualityConfig(samples=args.samples, seed=args.seed)
         quality = run_quality(
             family.sample,
             model,

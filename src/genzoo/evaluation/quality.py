@@ -63,10 +63,12 @@ def draw_samples(
     n: int,
     batch_size: int,
     generator: torch.Generator,
-) -> tuple[Tensor, float]:
-    """``n`` samples ``(n, 1, 28, 28)`` on the CPU and the seconds the sampling took.
+) -> tuple[Tensor, float, int]:
+    """``n`` samples ``(n, 1, 28, 28)`` on the CPU, the seconds the sampling took, and how many
+    samples had a non-finite pixel.
 
-    ``sample_fn(model, b, generator)`` is a family's ``sample``; its output is clamped to [0, 1].
+    ``sample_fn(model, b, generator)`` is a family's ``sample``; its output is clamped to [0, 1]
+    (non-finite pixels, from a diverged model, become 0: see ``nonfinite_samples``).
     """
     chunks = []
     start = time.perf_counter()
@@ -82,7 +84,9 @@ def draw_samples(
     if chunks and chunks[0].is_cuda:
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    return torch.cat(chunks).cpu().clamp_(0, 1), seconds
+    images = torch.cat(chunks).cpu()
+    nonfinite = int((~torch.isfinite(images)).flatten(1).any(1).sum())
+    return images.nan_to_num_(0.0, 0.0, 0.0).clamp_(0, 1), seconds, nonfinite
 
 
 def feature_metrics(
@@ -137,11 +141,12 @@ def sample_quality(
     """Draw ``cfg.samples`` samples from ``model`` and measure them against ``reference``.
 
     Returns the metrics of ``feature_metrics`` plus ``samples_per_s`` (sampling throughput,
-    classifier time excluded) and ``quality_protocol`` (what the numbers depend on).
+    classifier time excluded), ``nonfinite_samples`` (samples with a NaN/Inf pixel, zeroed
+    before measuring) and ``quality_protocol`` (what the numbers depend on).
     """
     cfg = cfg or QualityConfig()
     gen = make_generator(cfg.seed, "quality-samples", device=device)
-    images, seconds = draw_samples(sample_fn, model, cfg.samples, cfg.batch_size, gen)
+    images, seconds, nonfinite = draw_samples(sample_fn, model, cfg.samples, cfg.batch_size, gen)
     t = time.perf_counter()
     feats, labels = classifier.features_and_labels(images.to(device))
     feature_s = time.perf_counter() - t
@@ -163,6 +168,7 @@ def sample_quality(
     return {
         "samples_per_s": cfg.samples / max(seconds, 1e-9),
         **metrics,
+        "nonfinite_samples": nonfinite,
         "quality_protocol": protocol,
     }
 

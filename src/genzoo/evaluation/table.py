@@ -33,7 +33,7 @@ def _kid(row: dict[str, Any]) -> str:
     if row.get("kid") is None:
         return "-"
     std = row.get("kid_std")
-    return f"{row['kid'] * 1e3:.2f}" + (f" ± {std * 1e3:.2f}" if std is not None else "")
+    return f"{row['kid']:.3g}" + (f" ± {std:.2g}" if std is not None else "")
 
 
 def _int(v: Any) -> str:
@@ -54,7 +54,7 @@ COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
     ("bpd", "bits/dim", _num(".4f")),
     ("neg_elbo_nats", "-ELBO nats", _num(".2f")),
     ("fid", "FID", _num(".3f")),
-    ("kid", "KID x1e3", str),  # rendered by _kid from kid and kid_std
+    ("kid", "KID ± std", str),  # rendered by _kid from kid and kid_std
     ("precision", "precision", _num(".3f")),
     ("recall", "recall", _num(".3f")),
     ("class_kl", "class KL", _num(".4f")),
@@ -125,7 +125,7 @@ def comparison_notes(
             f"FID, KID, precision/recall (k={k}) and class coverage use the penultimate features "
             f"and predictions of genzoo's own MNIST classifier (sha256 {str(sha)[:12]}...), not "
             "Inception: they compare across families and with the real-vs-real floor, not with "
-            f"published FIDs. {samples} samples against the 10,000 test images; KID is x1e3 with "
+            f"published FIDs. {samples} samples against the 10,000 test images; KID is shown with "
             "its std over subsets. Models of binarised data draw binary samples and are measured "
             "against the fixed binarisation of the test set ('quality vs'), the others against "
             "the 8-bit test images; read each against the real-vs-real floor of its reference "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,16 @@ def augment(x: Tensor, cfg: EvaluatorConfig, generator: torch.Generator) -> Tens
 def accuracy(model: MnistClassifier, images: Tensor, labels: Tensor) -> float:
     """Share of correct predictions on ``images`` ``(N, 1, 28, 28)`` in [0, 1]."""
     return float((model.predict(images) == labels).double().mean())
+
+
+def _command(cfg: EvaluatorConfig) -> str:
+    """The ``genzoo evaluator train`` command line that repeats this training."""
+    flags = [
+        f"--{f.name.replace('_', '-')} {getattr(cfg, f.name)}"
+        for f in fields(cfg)
+        if getattr(cfg, f.name) != f.default
+    ]
+    return " ".join(["genzoo evaluator train", *flags, f"--threads {torch.get_num_threads()}"])
 
 
 def train_classifier(
@@ -138,6 +148,7 @@ def train_classifier(
         "train_time_s": train_time,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
+        "reproduce": _command(cfg),
         "history": history,
     }
     if out is not None:
