@@ -64,8 +64,12 @@ def _have(family: str) -> bool:
 # ----------------------------------------------------------- real families through the CLI
 # Per-rank noise (reparameterisation, latent codes) differs from one process's, so losses
 # agree within a tolerance, not exactly; the loss must also fall by far more than it.
-TOLERANCE = {"vae": 0.01, "gan": 0.05}  # relative, on each of the first few per-step losses
-FLAGS = {"vae": ["--epochs", "2"], "gan": ["--epochs", "1"]}
+TOLERANCE = {
+    "vae": 0.01,
+    "gan": 0.05,
+    "flow": 0.01,
+}  # relative, on each of the first few per-step losses
+FLAGS = {"vae": ["--epochs", "2"], "gan": ["--epochs", "1"], "flow": ["--epochs", "1"]}
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,7 @@ __all__ = [
     "DDP",
     "ddp_wrapper",
     "unwrapped_state_dict",
+    "check_replicas",
     "RankFailedError",
     "lost_contact",
     "DEFAULT_TIMEOUT_S",
@@ -187,6 +188,39 @@ def ddp_wrapper(device: torch.device) -> Callable[..., nn.Module]:
         return DDP(module, device_ids=ids, **_NO_FORWARD_BUFFER_SYNC)
 
     return wrap
+
+
+def check_replicas(model: nn.Module, epoch: int, rtol: float = 1e-6) -> None:
+    """Raise ``RankFailedError`` when the ranks' copies of ``model``'s parameters differ.
+
+    Under DDP every rank applies the same averaged gradients to the same weights, so the
+    copies stay identical. They drift apart when a step calls a network that its
+    ``Step.distribute`` did not wrap (its gradients are never averaged) or initialises
+    parameters from its own share of the data. A collective: an all-gather of two numbers per
+    parameter tensor.
+    """
+    if rank_and_world()[1] == 1:
+        return
+    with torch.no_grad():
+        prints = [
+            torch.stack([p.double().sum(), p.double().square().sum()]) for p in model.parameters()
+        ]
+        mine = torch.stack(prints).cpu() if prints else torch.zeros(0, 2, dtype=torch.float64)
+    everyone = gather_objects(mine)
+    for other in everyone[1:]:
+        if not torch.allclose(other, everyone[0], rtol=rtol, atol=1e-9):
+            bad = int((~torch.isclose(other, everyone[0], rtol=rtol, atol=1e-9)).any(1).sum())
+            names = [n for n, _ in model.named_parameters()]
+            first = next(
+                names[i]
+                for i in range(len(names))
+                if not torch.allclose(other[i], everyone[0][i], rtol=rtol, atol=1e-9)
+            )
+            raise RankFailedError(
+                f"after epoch {epoch} the ranks' weights differ ({bad} tensors, first "
+                f"{first!r}): the family's step calls a network that its Step.distribute "
+                "does not wrap, or initialises weights from its own share of the data"
+            )
 
 
 def unwrapped_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
