@@ -73,19 +73,27 @@ FLAGS = {"vae": ["--epochs", "2"], "gan": ["--epochs", "1"], "flow": ["--epochs"
 
 
 @pytest.fixture(scope="module")
-def two_proc_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One 2-process run per available family (started together, to overlap their start-up)."""
+def two_proc_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, str]]:
+    """One 2-process run per available family (started together, to overlap their start-up):
+    ``{family: (run folder, stderr if it failed else "")}``."""
     root = tmp_path_factory.mktemp("ddp")
     runs, procs = {}, {}
     for fam in [f for f in TOLERANCE if _have(f)]:
         args = ["train", fam, *FLAGS[fam], *TINY, "--log-every", "1", "--nproc", "2"]
         procs[fam] = _genzoo(*args, "--runs-dir", str(root), "--name", f"{fam}-2")
         runs[fam] = root / f"{fam}-2"
-    for p in procs.values():
-        out, err = p.communicate(timeout=240)
-        assert p.returncode == 0, err
-        assert "done:" in out
-    return runs
+    out = {}
+    for fam, p in procs.items():
+        stdout, stderr = p.communicate(timeout=240)
+        ok = p.returncode == 0 and "done:" in stdout
+        out[fam] = (runs[fam], "" if ok else stderr or f"exit {p.returncode}")
+    return out
+
+
+def _run_of(two_proc_runs: dict[str, tuple[Path, str]], family: str) -> Path:
+    run, failure = two_proc_runs[family]
+    assert not failure, failure
+    return run
 
 
 @pytest.mark.parametrize("family", list(TOLERANCE))
@@ -103,7 +111,8 @@ def test_two_processes_follow_one(family, two_proc_runs, tmp_path):
         log_every=1,
     )
     fit(cfg, tmp_path / "one", device="cpu", quiet=True)
-    one, two = _steps(tmp_path / "one"), _steps(two_proc_runs[family])
+    two_run = _run_of(two_proc_runs, family)
+    one, two = _steps(tmp_path / "one"), _steps(two_run)
     assert [r["step"] for r in one] == [r["step"] for r in two]
     assert list(one[0]) == list(two[0])  # same keys, same order
     tol = TOLERANCE[family]
@@ -112,17 +121,17 @@ def test_two_processes_follow_one(family, two_proc_runs, tmp_path):
     if family == "vae":  # learning happened, by much more than the tolerance
         assert two[-1]["loss"] < (1 - 20 * tol) * two[0]["loss"]
     # checkpoints hold unwrapped weights: they load into a fresh model
-    state = torch.load(two_proc_runs[family] / "checkpoints" / "last.pt", weights_only=True)
+    state = torch.load(two_run / "checkpoints" / "last.pt", weights_only=True)
     assert not any(k.startswith("module.") or ".module." in k for k in state["model"])
     get_family(family).build(make_config(family).model).load_state_dict(state["model"])
-    config = json.loads((two_proc_runs[family] / "config.json").read_text())
+    config = json.loads((two_run / "config.json").read_text())
     assert config["env"]["world_size"] == 2 and config["env"]["backend"] == "gloo"
 
 
 def test_two_process_checkpoint_resumes_in_one(two_proc_runs, tmp_path):
     """A finished 2-process run, extended by one epoch, continues in one process."""
     run = tmp_path / "resumed"
-    subprocess.run(["cp", "-r", str(two_proc_runs["vae"]), str(run)], check=True)
+    subprocess.run(["cp", "-r", str(_run_of(two_proc_runs, "vae")), str(run)], check=True)
     config = json.loads((run / "config.json").read_text())
     config["train"]["epochs"] += 1
     (run / "config.json").write_text(json.dumps(config))
