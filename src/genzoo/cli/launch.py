@@ -94,7 +94,10 @@ def _compiled(wrap: Any) -> Any:
 def worker_main(argv: list[str] | None = None) -> int:
     """Entry point of one ``--nproc`` worker: ``python -m genzoo.cli.launch SPEC.json``."""
     from genzoo.config import RunConfig
-    from genzoo.errors import GenzooError
+    from genzoo.errors import GenzooError, NonFiniteLossError
+    from genzoo.training.distributed import ReplicaMismatchError
+
+    COLLECTIVE_ERRORS = (NonFiniteLossError, ReplicaMismatchError)  # noqa: N806
 
     argv = sys.argv[1:] if argv is None else argv
     rank = os.environ.get("RANK", "?")
@@ -111,7 +114,8 @@ def worker_main(argv: list[str] | None = None) -> int:
             spec.get("compile", False),
         )
     except GenzooError as exc:
-        print(f"genzoo: error: [rank {rank}] {exc}", file=sys.stderr, flush=True)
+        if rank == "0" or not isinstance(exc, COLLECTIVE_ERRORS):  # same message on every rank
+            print(f"genzoo: error: [rank {rank}] {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

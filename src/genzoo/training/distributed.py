@@ -36,6 +36,7 @@ __all__ = [
     "unwrapped_state_dict",
     "check_replicas",
     "RankFailedError",
+    "ReplicaMismatchError",
     "lost_contact",
     "DEFAULT_TIMEOUT_S",
 ]
@@ -45,6 +46,10 @@ DEFAULT_TIMEOUT_S = 300.0  # a collective waiting longer than this fails instead
 
 class RankFailedError(GenzooError):
     """Another process of a data-parallel job failed or stopped answering."""
+
+
+class ReplicaMismatchError(RankFailedError):
+    """The ranks' copies of the weights differ (raised on every rank at once)."""
 
 
 def rank_and_world() -> tuple[int, int]:
@@ -216,7 +221,7 @@ def check_replicas(model: nn.Module, epoch: int, rtol: float = 1e-6) -> None:
                 for i in range(len(names))
                 if not torch.allclose(other[i], everyone[0][i], rtol=rtol, atol=1e-9)
             )
-            raise RankFailedError(
+            raise ReplicaMismatchError(
                 f"after epoch {epoch} the ranks' weights differ ({bad} tensors, first "
                 f"{first!r}): the family's step calls a network that its Step.distribute "
                 "does not wrap, or initialises weights from its own share of the data"
