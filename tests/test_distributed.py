@@ -42,8 +42,10 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _genzoo(*args: str, **popen: object) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "genzoo", *args]
+def _genzoo(*args: str, torchrun: bool = False, **popen: object) -> subprocess.Popen:
+    """``genzoo ARGS`` in a subprocess; with ``torchrun``, as 2 ranks of torch's launcher."""
+    launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    cmd = [sys.executable, *(launcher if torchrun else []), "-m", "genzoo", *args]
     return subprocess.Popen(
         cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
     )
@@ -75,12 +77,15 @@ FLAGS = {"vae": ["--epochs", "2"], "gan": ["--epochs", "1"], "flow": ["--epochs"
 @pytest.fixture(scope="module")
 def two_proc_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, str]]:
     """One 2-process run per available family (started together, to overlap their start-up):
-    ``{family: (run folder, stderr if it failed else "")}``."""
+    ``{family: (run folder, stderr if it failed else "")}``. The VAE's goes through torchrun,
+    the others through ``--nproc 2``."""
     root = tmp_path_factory.mktemp("ddp")
     runs, procs = {}, {}
     for fam in [f for f in TOLERANCE if _have(f)]:
-        args = ["train", fam, *FLAGS[fam], *TINY, "--log-every", "1", "--nproc", "2"]
-        procs[fam] = _genzoo(*args, "--runs-dir", str(root), "--name", f"{fam}-2")
+        args = ["train", fam, *FLAGS[fam], *TINY, "--log-every", "1"]
+        args += ["--runs-dir", str(root), "--name", f"{fam}-2"]
+        torchrun = fam == "vae"
+        procs[fam] = _genzoo(*args, *([] if torchrun else ["--nproc", "2"]), torchrun=torchrun)
         runs[fam] = root / f"{fam}-2"
     out = {}
     for fam, p in procs.items():
