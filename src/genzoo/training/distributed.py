@@ -64,9 +64,17 @@ def is_main() -> bool:
 
 
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
-    """Sum ``t`` over all processes (in place); returns it unchanged in a single process."""
+    """Sum ``t`` over all processes (in place); returns it unchanged in a single process.
+
+    CPU tensors work under nccl too (they travel through the current GPU).
+    """
     if rank_and_world()[1] > 1:
-        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        if t.device.type == "cpu" and dist.get_backend() == "nccl":
+            on_gpu = t.to(torch.device("cuda", torch.cuda.current_device()))
+            dist.all_reduce(on_gpu, op=dist.ReduceOp.SUM)
+            t.copy_(on_gpu.cpu())
+        else:
+            dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t
 
 
@@ -74,9 +82,7 @@ def any_rank(flag: bool) -> bool:
     """True when ``flag`` is true on at least one process (a collective under DDP)."""
     if rank_and_world()[1] == 1:
         return flag
-    t = torch.tensor([1.0 if flag else 0.0])
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return bool(t.item() > 0)
+    return bool(all_reduce_sum(torch.tensor([1.0 if flag else 0.0])).item() > 0)
 
 
 def gather_objects(obj: Any) -> list[Any]:
