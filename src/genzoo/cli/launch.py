@@ -73,6 +73,8 @@ def train_process(
             if world > 1 and (err := lost_contact(exc)) is not None:
                 raise err from None
             raise
+        if world > 1:
+            dist.barrier()  # nobody tears the group down while another rank still needs it
         if rank == 0:
             where = result.run.path if result.run else run_dir
             print(f"done: {where}  best val loss {result.best_val:.4f}", flush=True)
