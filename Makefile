@@ -21,9 +21,8 @@ venv: $(BIN)/genzoo
 
 demo: venv
 	$(BIN)/genzoo data info mnist
-	$(BIN)/genzoo train vae --epochs 3 --name demo-vae --runs-dir runs --resume --quiet
-	$(BIN)/genzoo sample runs/demo-vae -n 64 --out runs/demo-vae/figures/demo-samples.png
-	@echo "samples: runs/demo-vae/figures/demo-samples.png"
+	$(BIN)/genzoo reproduce --preset quick --out reports/quick
+	@echo "report: $(abspath reports/quick/report.html)"
 
 test: venv
 	$(BIN)/python -m pytest -q

@@ -19,6 +19,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--dequant-samples", type=int, default=None, help="flows: dequantisation draws to average"
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=10_000,
+        help="samples drawn for FID/KID/precision/recall/coverage (default: 10000)",
+    )
+    p.add_argument("--no-quality", action="store_true", help="skip the sample-quality metrics")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=None)
     p.set_defaults(handler=run)
@@ -53,15 +60,35 @@ def run(args: argparse.Namespace) -> int:
             dev,
         )
         metrics = {f"{k}": v for k, v in terms.items()}
+    run_dir = RunDir.open(args.run)
     result = {
         "family": cfg.family,
+        "arch": getattr(cfg.model, "arch", None),
+        "data_view": family.data_view(cfg.model),
         "split": args.split,
         "checkpoint_epoch": state["epochs_done"],
         "parameters": sum(p.numel() for p in model.parameters()),
+        "train_time_s": sum(
+            r.get("time_s", 0.0) for r in run_dir.read_metrics() if r.get("split") == "train"
+        ),
         **metrics,
-        "eval_time_s": time.perf_counter() - start,
     }
-    path = RunDir.open(args.run).write_json("eval.json", result)
+    if not args.no_quality and family.sample is not None:
+        from genzoo.evaluation.quality import QualityConfig, run_quality
+
+        qcfg = QualityConfig(samples=args.samples, seed=args.seed)
+        quality = run_quality(
+            family.sample,
+            model,
+            cfg.data.dataset,
+            qcfg,
+            dev,
+            cfg.data.data_dir,
+            result["data_view"],
+        )
+        result.update(quality)
+    result["eval_time_s"] = time.perf_counter() - start
+    path = run_dir.write_json("eval.json", result)
     print(json.dumps(result, indent=2))
     print(f"wrote {path}")
     return 0

@@ -11,7 +11,17 @@ __all__ = ["main", "build_parser"]
 
 def build_parser() -> Parser:
     from genzoo import __version__
-    from genzoo.cli import data, evaluate, sample, train
+    from genzoo.cli import (
+        compare,
+        data,
+        evaluate,
+        evaluator,
+        interpolate,
+        plot,
+        reproduce,
+        sample,
+        train,
+    )
 
     parser = Parser(
         prog="genzoo",
@@ -27,6 +37,11 @@ def build_parser() -> Parser:
     evaluate.add_parser(sub)
     sample.add_parser(sub)
     data.add_parser(sub)
+    plot.add_parser(sub)
+    interpolate.add_parser(sub)
+    evaluator.add_parser(sub)
+    compare.add_parser(sub)
+    reproduce.add_parser(sub)
     return parser
 
 

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from genzoo.viz.grid import make_grid
 
-__all__ = ["line_plot", "grid_panels"]
+__all__ = ["line_plot", "grid_panels", "image_file_panels"]
 
 
 def _pyplot():  # noqa: ANN202 - matplotlib's module
@@ -21,6 +21,15 @@ def _pyplot():  # noqa: ANN202 - matplotlib's module
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(plt, fig, path: str | os.PathLike, dpi: int = 120) -> Path:  # noqa: ANN001
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
 
 
 def line_plot(
@@ -48,12 +57,7 @@ def line_plot(
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def grid_panels(
@@ -77,9 +81,30 @@ def grid_panels(
     for ax, (title, images) in zip(axes.flat, panels, strict=False):
         ax.imshow(make_grid(images, nrow), cmap="gray", vmin=0, vmax=255)
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
+
+
+def image_file_panels(
+    rows: Sequence[Sequence[tuple[str, str | os.PathLike]]],
+    path: str | os.PathLike,
+    *,
+    row_titles: Sequence[str] | None = None,
+    width: float = 3.0,
+) -> Path:
+    """Existing PNG files arranged in rows, each titled: ``rows[r][c] = (title, png path)``."""
+    from PIL import Image
+
+    plt = _pyplot()
+    ncols = max(len(r) for r in rows)
+    fig, axes = plt.subplots(
+        len(rows), ncols, figsize=(width * ncols, (width + 0.3) * len(rows)), squeeze=False
+    )
+    for ax in axes.flat:
+        ax.axis("off")
+    for r, row in enumerate(rows):
+        for c, (title, file) in enumerate(row):
+            with Image.open(file) as img:
+                axes[r][c].imshow(img.convert("L"), cmap="gray", vmin=0, vmax=255)
+            label = f"{row_titles[r]}, {title}" if row_titles else title
+            axes[r][c].set_title(label, fontsize=9)
+    return _save(plt, fig, path, dpi=110)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -30,7 +29,7 @@ def bernoulli_nll(logits: Tensor, x: Tensor) -> Tensor:
 
 def gaussian_log_prob(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
     """log N(z | mu, diag exp(logvar)) summed over the last dim; ``(..., D) -> (...)``."""
-    return -0.5 * (_LOG_2PI + logvar + (z - mu).pow(2) * torch.exp(-logvar)).sum(dim=-1)
+    return -0.5 * (_LOG_2PI + logvar + (z - mu).pow(2) * (-logvar).exp()).sum(dim=-1)
 
 
 def standard_normal_log_prob(z: Tensor) -> Tensor:

@@ -1,4 +1,5 @@
-"""The VAE module: encoder q(z|x), reparameterised sample, decoder p(x|z) logits."""
+"""The VAE module: Gaussian encoder q(z|x), standard normal prior, decoder likelihood p(x|z)
+(Kingma & Welling 2014), with the single-sample reparameterised ELBO and closed-form KL."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import torch
 from torch import Tensor, nn
 
 from genzoo.models.vae.config import VAEConfig
-from genzoo.models.vae.losses import bernoulli_nll, gaussian_kl
+from genzoo.models.vae.likelihoods import make_likelihood
+from genzoo.models.vae.losses import gaussian_kl, standard_normal_log_prob
+from genzoo.models.vae.networks import make_decoder, make_encoder
 
 __all__ = ["VAE", "VAEOutput"]
 
-IMAGE_SHAPE = (1, 28, 28)
+_LOG_2PI = 1.8378770664093453
 
 
 @dataclass
@@ -28,49 +31,72 @@ class VAEOutput:
 
 
 class VAE(nn.Module):
-    """Gaussian encoder, standard normal prior, Bernoulli decoder on 28x28 images."""
+    """Gaussian encoder, standard normal prior, Bernoulli or discretised-logistic decoder."""
 
     def __init__(self, cfg: VAEConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        d = IMAGE_SHAPE[0] * IMAGE_SHAPE[1] * IMAGE_SHAPE[2]
-        self.encoder = nn.Sequential(
-            nn.Flatten(), nn.Linear(d, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 2 * cfg.z_dim)
-        )
-        self.decoder = nn.Sequential(
-            nn.Linear(cfg.z_dim, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, d)
+        self.likelihood = make_likelihood(cfg.likelihood)
+        self.encoder = make_encoder(cfg.arch, cfg.hidden, cfg.z_dim, cfg.channels)
+        self.decoder = make_decoder(
+            cfg.arch, cfg.hidden, cfg.z_dim, cfg.channels, self.likelihood.param_channels
         )
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """``(B, 1, 28, 28) -> (mu, logvar)``, each ``(B, D)``."""
-        mu, logvar = self.encoder(x).chunk(2, dim=-1)
+        """Data in the likelihood's view ``(B, 1, 28, 28)`` -> ``(mu, logvar)``, each ``(B, D)``."""
+        dtype = next(self.parameters()).dtype
+        mu, logvar = self.encoder(self.likelihood.encoder_input(x, dtype)).chunk(2, dim=-1)
         return mu, logvar
 
     def decode(self, z: Tensor) -> Tensor:
-        """``(B, D) -> (B, 1, 28, 28)`` Bernoulli logits."""
-        return self.decoder(z).view(-1, *IMAGE_SHAPE)
+        """``(..., D) -> (..., P, 28, 28)`` likelihood parameters (logits for Bernoulli)."""
+        params = self.decoder(z.reshape(-1, z.shape[-1]))
+        return params.view(*z.shape[:-1], *params.shape[1:])
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> VAEOutput:
-        """Single-sample negative ELBO of ``x`` ``(B, 1, 28, 28)`` in {0, 1}."""
+        """Single-sample negative ELBO of ``x`` ``(B, 1, 28, 28)`` in the likelihood's view."""
         mu, logvar = self.encode(x)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps
-        recon = bernoulli_nll(self.decode(z), x)
-        kl = gaussian_kl(mu.float(), logvar.float())
+        recon = -self.likelihood.log_prob(self.decode(z), x)
+        kl = gaussian_kl(mu.to(recon.dtype), logvar.to(recon.dtype))
         return VAEOutput(recon + kl, recon, kl, z, mu, logvar)
+
+    def log_weights(
+        self, x: Tensor, mu: Tensor, logvar: Tensor, k: int, generator: torch.Generator | None
+    ) -> Tensor:
+        """Importance log-weights ``log p(x, z_i) - log q(z_i | x)``, ``z_i ~ q``: ``(k, B)``.
+
+        ``mu``, ``logvar`` ``(B, D)`` are the encoder's output for ``x`` (computed once).
+        """
+        eps = torch.randn((k, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
+        z = mu + torch.exp(0.5 * logvar) * eps  # (k, B, D)
+        log_q = -0.5 * (_LOG_2PI + logvar + eps.pow(2)).sum(dim=-1)
+        return self.likelihood.log_prob(self.decode(z), x) + standard_normal_log_prob(z) - log_q
+
+    def prior_log_likelihoods(self, x: Tensor, k: int, generator: torch.Generator | None) -> Tensor:
+        """``log p(x | z_i)``, ``z_i`` drawn from the prior (the naive estimator): ``(k, B)``."""
+        shape = (k, x.shape[0], self.cfg.z_dim)
+        dtype = next(self.parameters()).dtype
+        z = torch.randn(shape, generator=generator, device=x.device, dtype=dtype)
+        return self.likelihood.log_prob(self.decode(z), x)
 
     @torch.no_grad()
     def sample(
         self, n: int, generator: torch.Generator | None = None, mean: bool = False
     ) -> Tensor:
-        """Ancestral samples ``(n, 1, 28, 28)`` in [0, 1]: Bernoulli draws, or their means.
+        """Ancestral samples ``(n, 1, 28, 28)`` in [0, 1]: draws from p(x|z), or its means.
 
-        A pixel is 1 with probability ``sigmoid(logit)`` (the report's code used 1 - p).
+        Bernoulli: a pixel is 1 with probability ``sigmoid(logit)`` (the report's code used 1 - p).
         """
-        device = next(self.parameters()).device
-        z = torch.randn(n, self.cfg.z_dim, generator=generator, device=device)
-        p = torch.sigmoid(self.decode(z).float())
+        p = next(self.parameters())
+        z = torch.randn(n, self.cfg.z_dim, generator=generator, device=p.device, dtype=p.dtype)
+        params = self.decode(z)
         if mean:
-            return p
-        u = torch.rand(p.shape, generator=generator, device=device)
-        return (u < p).float()
+            return self.likelihood.mean(params)
+        return self.likelihood.sample(params, generator)
+
+    @torch.no_grad()
+    def mean_image(self, z: Tensor) -> Tensor:
+        """Decoder means ``(B, 1, 28, 28)`` in [0, 1] for latents ``(B, D)``."""
+        return self.likelihood.mean(self.decode(z))

@@ -1,0 +1,35 @@
+"""Cross-family evaluation: metrics on the features of genzoo's own MNIST classifier.
+
+- ``frechet``, ``kid``, ``precision_recall``, ``coverage``: pure metric functions on tensors.
+- ``classifier``: the feature network and ``load_classifier()`` (weights ship in ``weights/``).
+- ``reference``: cached reference features of a data set split, keyed by the network's sha256.
+- ``quality``: draw samples from any family and compute every sample-quality metric.
+- ``table``: the cross-family comparison table of ``genzoo compare``.
+"""
+
+from genzoo.evaluation.coverage import ClassCoverage, class_coverage
+from genzoo.evaluation.frechet import (
+    GaussianStats,
+    feature_stats,
+    fid_from_features,
+    frechet_distance,
+)
+from genzoo.evaluation.kid import KIDResult, kid, mmd2_unbiased
+from genzoo.evaluation.linalg import sqrtm_psd, trace_sqrt_product
+from genzoo.evaluation.precision_recall import PrecisionRecall, precision_recall
+
+__all__ = [
+    "ClassCoverage",
+    "class_coverage",
+    "GaussianStats",
+    "feature_stats",
+    "fid_from_features",
+    "frechet_distance",
+    "KIDResult",
+    "kid",
+    "mmd2_unbiased",
+    "sqrtm_psd",
+    "trace_sqrt_product",
+    "PrecisionRecall",
+    "precision_recall",
+]

@@ -1,0 +1,182 @@
+"""The cross-family comparison table of ``genzoo compare``: rows from ``eval.json`` records,
+the real-vs-real floor, and notes on which numbers may be compared with which.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["COLUMNS", "comparison_rows", "comparison_notes", "render_markdown", "render_csv"]
+
+_DATA = {
+    "binary": "binarised",
+    "uint8": "8-bit",
+    "unit": "[0,1] float",
+    "signed": "[-1,1] float",
+}
+
+
+def _num(fmt: str) -> Callable[[Any], str]:
+    def f(v: Any) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "-"
+        return format(v, fmt)
+
+    return f
+
+
+def _kid(row: dict[str, Any]) -> str:
+    if row.get("kid") is None:
+        return "-"
+    std = row.get("kid_std")
+    return f"{row['kid'] * 1e3:.2f}" + (f" ± {std * 1e3:.2f}" if std is not None else "")
+
+
+def _int(v: Any) -> str:
+    return "-" if v is None else f"{int(v):,}"
+
+
+# (key in the row, markdown header, markdown formatter of the value)
+COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
+    ("name", "run", str),
+    ("family", "family", str),
+    ("arch", "arch", lambda v: "-" if v is None else str(v)),
+    ("data", "likelihood data", str),
+    ("ref", "quality vs", str),
+    ("parameters", "params", _int),
+    ("train_time_s", "train s", _num(".0f")),
+    ("samples_per_s", "samples/s", _num(".0f")),
+    ("nll_nats", "NLL nats", _num(".2f")),
+    ("bpd", "bits/dim", _num(".4f")),
+    ("neg_elbo_nats", "-ELBO nats", _num(".2f")),
+    ("fid", "FID", _num(".3f")),
+    ("kid", "KID x1e3", str),  # rendered by _kid from kid and kid_std
+    ("precision", "precision", _num(".3f")),
+    ("recall", "recall", _num(".3f")),
+    ("class_kl", "class KL", _num(".4f")),
+    ("rarest_class_share", "rarest class", _num(".3f")),
+]
+
+
+_REF = {"unit": "8-bit test", "binary": "binarised test"}
+
+
+def _ref(protocol: dict[str, Any] | None) -> str:
+    if not protocol:
+        return "-"
+    view = protocol.get("view") or (protocol.get("reference") or {}).get("view", "unit")
+    return _REF.get(view, str(view))
+
+
+def comparison_rows(
+    evals: list[tuple[str, dict[str, Any]]], floors: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """One row per ``(run name, eval.json record)``, then one per floor (real vs real)."""
+    rows = []
+    for name, ev in evals:
+        row = {k: ev.get(k) for k, _, _ in COLUMNS}
+        row["name"] = name
+        row["family"] = ev.get("family", "?")
+        row["data"] = _DATA.get(ev.get("data_view"), ev.get("data_view") or "-")
+        if all(ev.get(k) is None for k in ("bpd", "nll_nats", "neg_elbo_nats")):
+            row["data"] = "-"  # no likelihood reported (e.g. a GAN)
+        row["kid_std"] = ev.get("kid_std")
+        row["ref"] = _ref(ev.get("quality_protocol"))
+        rows.append(row)
+    for floor in floors or []:
+        row = {k: floor.get(k) for k, _, _ in COLUMNS}
+        row.update(name=floor.get("name", "real (train vs test)"), family="real data", data="-")
+        row["kid_std"] = floor.get("kid_std")
+        row["ref"] = _ref(floor.get("quality_protocol"))
+        rows.append(row)
+    return rows
+
+
+def comparison_notes(
+    evals: list[tuple[str, dict[str, Any]]], floors: list[dict[str, Any]] | None = None
+) -> list[str]:
+    """What may be compared: likelihoods only on the same data; quality only on one protocol."""
+    notes = []
+    views = {
+        _DATA.get(ev.get("data_view"), ev.get("data_view"))
+        for _, ev in evals
+        if ev.get("bpd") is not None or ev.get("nll_nats") is not None
+    }
+    notes.append(
+        "NLL and bits/dim compare only between rows on the same 'likelihood data': a Bernoulli "
+        "VAE's are on binarised images (a different density problem), a flow's and a "
+        "discretised-logistic VAE's on the 8-bit images (with the 8-bit quantisation term). "
+        "-ELBO is an upper bound on the NLL, not an NLL."
+        + (f" Here: {', '.join(sorted(v for v in views if v))}." if views else "")
+    )
+    protocols = {}
+    for name, ev in evals:
+        p = ev.get("quality_protocol")
+        if p is not None:
+            key = (p.get("samples"), p.get("seed"), p.get("k"), p.get("network_sha256"))
+            protocols.setdefault(key, []).append(name)
+    if protocols:
+        (samples, _, k, sha), *_ = protocols
+        notes.append(
+            f"FID, KID, precision/recall (k={k}) and class coverage use the penultimate features "
+            f"and predictions of genzoo's own MNIST classifier (sha256 {str(sha)[:12]}...), not "
+            "Inception: they compare across families and with the real-vs-real floor, not with "
+            f"published FIDs. {samples} samples against the 10,000 test images; KID is x1e3 with "
+            "its std over subsets. Models of binarised data draw binary samples and are measured "
+            "against the fixed binarisation of the test set ('quality vs'), the others against "
+            "the 8-bit test images; read each against the real-vs-real floor of its reference "
+            "(the best a model can be expected to reach)."
+        )
+        if len(protocols) > 1:
+            groups = "; ".join(
+                f"{', '.join(names)}: {s} samples, seed {seed}, k={kk}"
+                for (s, seed, kk, _), names in protocols.items()
+            )
+            notes.append(f"WARNING: runs were evaluated under different protocols ({groups}).")
+    skipped = [f"{n} ({ev['quality_skipped']})" for n, ev in evals if ev.get("quality_skipped")]
+    if skipped:
+        notes.append("No sample-quality metrics for: " + "; ".join(skipped) + ".")
+    for floor in floors or []:
+        fp = floor.get("quality_protocol", {})
+        if (
+            fp.get("samples"),
+            fp.get("seed"),
+            fp.get("k"),
+            fp.get("network_sha256"),
+        ) not in protocols:
+            notes.append(f"WARNING: the floor row {floor.get('name')} uses another protocol.")
+    return notes
+
+
+def render_markdown(rows: list[dict[str, Any]], notes: list[str]) -> str:
+    """A GitHub-flavoured markdown table followed by the notes."""
+    header = "| " + " | ".join(h for _, h, _ in COLUMNS) + " |"
+    sep = (
+        "|"
+        + "|".join(
+            "---" if k in ("name", "family", "arch", "data", "ref") else "---:"
+            for k, _, _ in COLUMNS
+        )
+        + "|"
+    )
+    lines = [header, sep]
+    for row in rows:
+        cells = [_kid(row) if k == "kid" else fmt(row.get(k)) for k, _, fmt in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+
+
+def render_csv(rows: list[dict[str, Any]], notes: list[str] | None = None) -> str:
+    """CSV with full-precision numbers (``kid_std`` as its own column); notes are left out."""
+    keys = [k for k, _, _ in COLUMNS]
+    keys.insert(keys.index("kid") + 1, "kid_std")
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in keys})
+    return buf.getvalue()

@@ -1,0 +1,114 @@
+"""The GAN's training step: alternating discriminator and generator updates, two Adams.
+
+Each step draws fresh latents for each objective (Goodfellow et al. 2014, algorithm 1 with
+k = 1): D takes one step on a real batch and a batch of fakes from ``z1``, then G takes one step
+on fakes from a new ``z2``, judged by the just-updated D.
+
+Terms returned per example ``(B,)``: ``loss_d``, ``loss_g``, ``d_real`` = D(x),
+``d_fake`` = D(G(z1)) (probabilities, before D's update) and ``loss = loss_d + loss_g``. The sum
+is only the loop's NaN/Inf guard (a non-finite value in either objective stops training); a GAN
+has no single quantity to minimise.
+
+Validation (``eval_step``) reports the same terms for validation images against fresh fakes,
+with dropout off and BatchNorm on running statistics, but deliberately **no** ``"loss"`` key:
+the loop then never writes ``best.pt`` (selecting a GAN by D's validation loss would pick the
+epoch where D wins, i.e. the worst generator), and ``sample``/``evaluate`` fall back to
+``last.pt``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from genzoo.config import TrainConfig
+from genzoo.data.batches import Batch
+from genzoo.models.gan.figures import GANFigures
+from genzoo.models.gan.losses import discriminator_loss, generator_loss
+from genzoo.models.gan.model import GAN
+from genzoo.training.step import Step
+
+__all__ = ["GANStep"]
+
+
+def _unwrap(model: torch.nn.Module) -> GAN:
+    return getattr(model, "module", model)  # DistributedDataParallel keeps the GAN in .module
+
+
+class GANStep(Step):
+    """Owns two optimizers, ``"d"`` (discriminator) and ``"g"`` (generator)."""
+
+    def __init__(self, model: torch.nn.Module, cfg: Any, train: TrainConfig) -> None:
+        super().__init__(model, cfg, train)
+        gan = _unwrap(model)
+        self.gan = gan
+        self.optimizers = {
+            "d": self.adam(gan.discriminator.parameters()),
+            "g": self.adam(gan.generator.parameters()),
+        }
+        self.figures = GANFigures(train.sample_epochs)
+
+    def _latents(self, x: Tensor, generator: torch.Generator) -> Tensor:
+        return torch.randn(
+            x.shape[0], self.cfg.z_dim, generator=generator, device=x.device, dtype=x.dtype
+        )  # (B, z_dim)
+
+    def _d_logits(self, x: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+        # one pass over real and fake together; D has no batch-dependent layers
+        logits = self.gan.discriminator(torch.cat([x, fake.to(x.dtype)]))  # (2B,)
+        return logits[: x.shape[0]], logits[x.shape[0] :]
+
+    def d_step(self, x: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
+        """One discriminator update on real ``x`` ``(B, 1, 28, 28)`` and fresh fakes."""
+        with torch.no_grad():
+            fake = self.gan.generator(self._latents(x, generator))
+        real_logits, fake_logits = self._d_logits(x, fake)
+        loss_d = discriminator_loss(real_logits, fake_logits)
+        self.minimize(loss_d.mean(), self.optimizers["d"])
+        return {
+            "loss_d": loss_d.detach(),
+            "d_real": torch.sigmoid(real_logits.detach().float()),
+            "d_fake": torch.sigmoid(fake_logits.detach().float()),
+        }
+
+    def g_step(self, x: Tensor, generator: torch.Generator) -> Tensor:
+        """One generator update on fresh fakes (D frozen); returns ``loss_g`` ``(B,)``."""
+        disc = self.gan.discriminator
+        disc.requires_grad_(False)  # gradients flow through D to G, none accumulate in D
+        try:
+            fake_logits = disc(self.gan.generator(self._latents(x, generator)))
+            loss_g = generator_loss(fake_logits, self.cfg.g_loss)
+            self.minimize(loss_g.mean(), self.optimizers["g"])
+        finally:
+            disc.requires_grad_(True)
+        self.gan.update_ema()
+        return loss_g.detach()
+
+    def train_step(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
+        terms = self.d_step(batch.x, generator)
+        terms["loss_g"] = self.g_step(batch.x, generator)
+        terms["loss"] = terms["loss_d"] + terms["loss_g"]
+        return terms
+
+    @torch.no_grad()
+    def eval_step(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
+        x = batch.x
+        fake = self.gan.generator(self._latents(x, generator))
+        real_logits, fake_logits = self._d_logits(x, fake)
+        return {
+            "loss_d": discriminator_loss(real_logits, fake_logits),
+            "loss_g": generator_loss(fake_logits, self.cfg.g_loss),
+            "d_real": torch.sigmoid(real_logits.float()),
+            "d_fake": torch.sigmoid(fake_logits.float()),
+        }
+
+    # figures ------------------------------------------------------------------------------
+    def on_epoch_end(self, epoch: int) -> None:
+        if self.run is not None:
+            self.figures.epoch_end(self.gan, self.run, epoch)
+
+    def on_train_end(self) -> None:
+        if self.run is not None:
+            self.figures.train_end(self.gan, self.run)

@@ -1,0 +1,138 @@
+"""``genzoo reproduce``: train (or reuse, or resume) every run of a preset, evaluate it, and
+write the report. Completed stages are reused; an interrupted stage resumes from its last
+checkpoint, so stopping and re-running the same command continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genzoo.api import make_config
+from genzoo.reproduce.presets import Preset, Stage
+from genzoo.training.checkpoint import load_checkpoint
+from genzoo.training.rundir import RunDir
+
+__all__ = ["run_stages", "stage_config", "StageResult"]
+
+
+class StageResult(dict):
+    """``key``, ``run`` (path), ``eval`` (eval.json record), ``train_s``, ``eval_s``, ``status``."""
+
+
+def stage_config(stage: Stage, preset: Preset, seed: int, data_dir: str | None) -> Any:
+    overrides = {**preset.data_limits, **stage.overrides}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    return make_config(stage.family, seed=seed, name=stage.key, **overrides)
+
+
+def _fmt(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def _train(stage: Stage, cfg: Any, run_dir: Path, device: torch.device, quiet: bool) -> str:
+    from genzoo.training.loop import fit
+
+    if (run_dir / "config.json").is_file():
+        run = RunDir.open(run_dir)
+        done = load_checkpoint(run.last)["epochs_done"] if run.last.is_file() else 0
+        saved = run.read_config()
+        if (
+            saved.get("model") != cfg.to_dict()["model"]
+            or saved.get("train") != cfg.to_dict()["train"]
+        ):
+            from genzoo.errors import ConfigError
+
+            raise ConfigError(
+                f"{run_dir} was trained with other settings than preset stage {stage.key}; "
+                "use another --out or remove that folder"
+            )
+        if done >= cfg.train.epochs:
+            return "reused"
+        fit(cfg, run_dir, resume=True, device=device, quiet=quiet)
+        return f"resumed from epoch {done}"
+    fit(cfg, run_dir, device=device, quiet=quiet)
+    return "trained"
+
+
+def run_stages(
+    preset: Preset,
+    out: Path,
+    device: torch.device,
+    *,
+    seed: int = 0,
+    data_dir: str | None = None,
+    quiet: bool = False,
+    log: Any = print,
+) -> list[StageResult]:
+    """Train and evaluate every stage of ``preset`` under ``out/runs``; returns their results."""
+    from genzoo.evaluation.run_eval import evaluate_run
+
+    runs = out / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    timing_path = out / "stages.json"
+    timings: dict[str, Any] = json.loads(timing_path.read_text()) if timing_path.is_file() else {}
+    results: list[StageResult] = []
+    started = time.perf_counter()
+    n = len(preset.stages)
+    for i, stage in enumerate(preset.stages, 1):
+        cfg = stage_config(stage, preset, seed, data_dir)
+        run_dir = runs / stage.key
+        spent = time.perf_counter() - started
+        if i > 1:
+            eta = spent / (i - 1) * (n - i + 1)
+            log(
+                f"[{i}/{n}] {stage.key}: {stage.label}  "
+                f"(elapsed {_fmt(spent)}, about {_fmt(eta)} left)"
+            )
+        else:
+            log(f"[{i}/{n}] {stage.key}: {stage.label}")
+        t0 = time.perf_counter()
+        status = _train(stage, cfg, run_dir, device, quiet)
+        train_s = time.perf_counter() - t0
+        eval_path = run_dir / "eval.json"
+        last = run_dir / "checkpoints" / "last.pt"
+        fresh = eval_path.is_file() and eval_path.stat().st_mtime >= last.stat().st_mtime
+        t1 = time.perf_counter()
+        if fresh and status == "reused":
+            record = json.loads(eval_path.read_text())
+        else:
+            record = evaluate_run(
+                run_dir,
+                device=device,
+                samples=preset.quality_samples,
+                seed=seed,
+                **stage.evaluate,
+            )
+        eval_s = time.perf_counter() - t1
+        entry = timings.get(stage.key, {})
+        if status != "reused" or "train_s" not in entry:
+            entry["train_s"] = (
+                entry.get("train_s", 0.0) + train_s if status != "trained" else train_s
+            )
+        if not (fresh and status == "reused"):
+            entry["eval_s"] = eval_s
+        timings[stage.key] = entry
+        tmp = timing_path.with_name(f".{timing_path.name}.tmp{os.getpid()}")
+        tmp.write_text(json.dumps(timings, indent=2))
+        os.replace(tmp, timing_path)
+        log(f"[{i}/{n}] {stage.key}: {status}; train {_fmt(train_s)}, evaluate {_fmt(eval_s)}")
+        results.append(
+            StageResult(
+                key=stage.key,
+                stage=stage,
+                run=run_dir,
+                eval=record,
+                status=status,
+                train_s=entry["train_s"],
+                eval_s=entry.get("eval_s", 0.0),
+            )
+        )
+    return results

@@ -1,0 +1,100 @@
+"""``genzoo reproduce --preset tiny``: every figure and both report files, all referenced."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from genzoo.reproduce.kl import kl_examples
+from genzoo.reproduce.report import FIGURE_FILES
+from tests.conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report")
+    res = run_cli("reproduce", "--preset", "tiny", "--out", str(out), "--quiet", timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return out
+
+
+def test_every_figure_and_both_reports_exist_and_are_referenced(tiny_report):
+    md = (tiny_report / "report.md").read_text()
+    html = (tiny_report / "report.html").read_text()
+    for n, rel in FIGURE_FILES.items():
+        path = tiny_report / rel
+        assert path.is_file() and path.stat().st_size > 1000, rel
+        assert f"]({rel})" in md and f"Figure {n}." in md
+    # every image of the HTML is embedded (self-contained), one per figure
+    srcs = re.findall(r'<img [^>]*src="([^"]+)"', html)
+    assert len(srcs) == len(FIGURE_FILES) and all(
+        s.startswith("data:image/png;base64,") for s in srcs
+    )
+    for needle in ("1.4", "1.5", "Comparison across families", "real 8-bit", "Environment"):
+        assert needle in md
+
+
+def test_rerun_reuses_every_stage(tiny_report):
+    res = run_cli("reproduce", "--preset", "tiny", "--out", str(tiny_report), "--quiet")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.count("reused") == 4
+
+
+def test_interrupted_stage_resumes(tiny_report, tmp_path):
+    out = tmp_path / "again"
+    shutil.copytree(tiny_report, out)
+    ckpt = out / "runs" / "gan-mlp" / "checkpoints" / "last.pt"
+    import torch
+
+    state = torch.load(ckpt, weights_only=True)
+    state["epochs_done"] = 1  # as if stopped after the first of two epochs
+    torch.save(state, ckpt)
+    res = run_cli("reproduce", "--preset", "tiny", "--out", str(out), "--quiet")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "gan-mlp: resumed from epoch 1" in res.stdout
+
+
+def test_kl_examples_match_the_closed_form_and_the_report():
+    rows = {r["label"]: r for r in kl_examples(200_000)}
+    assert rows["zero"]["closed_form"] == 0
+    assert abs(rows["small"]["closed_form"] - 1.5e-10) < 1e-14
+    assert abs(rows["big"]["closed_form"] / 1e10 - 1) < 1e-4
+    big = rows["big"]
+    assert abs(big["monte_carlo"] - big["closed_form"]) < 5 * big["mc_stderr"]
+
+
+@pytest.mark.slow
+def test_report_renders_in_headless_chromium(tiny_report, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    page = tmp_path / "check.html"
+    probe = (
+        "<script>window.__errors=[];window.addEventListener('error',e=>__errors.push(String("
+        "e.message)));const ce=console.error;console.error=(...a)=>{__errors.push(a.join(' '));"
+        "ce(...a)};window.addEventListener('load',()=>{const imgs=[...document.images];"
+        "const bad=imgs.filter(i=>!i.complete||i.naturalWidth===0).length;"
+        "document.body.setAttribute('data-check',`images=${imgs.length} broken=${bad} "
+        "errors=${__errors.length}`)});</script>"
+    )
+    html = (tiny_report / "report.html").read_text().replace("<head>", "<head>" + probe, 1)
+    page.write_text(html)
+    res = subprocess.run(
+        [
+            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=5000", "--enable-logging=stderr", "--v=0", "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    match = re.search(r'data-check="images=(\d+) broken=(\d+) errors=(\d+)"', res.stdout)
+    assert match, res.stderr[-2000:]
+    images, broken, errors = map(int, match.groups())
+    assert images == len(FIGURE_FILES) and broken == 0 and errors == 0
+    assert "CONSOLE" not in res.stderr or ":ERROR:CONSOLE" not in res.stderr
