@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -64,19 +65,23 @@ def measure(
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        err = (proc.stderr.strip().splitlines() or ["?"])[-1]
-        print(f"  {name}: FAILED ({err})", flush=True)
-        return {"family": family, "nproc": nproc, "precision": precision, "error": err}
+    for attempt in (1, 2):  # one retry: a failure is reported, not silently averaged away
+        shutil.rmtree(runs / name, ignore_errors=True)
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        if proc.returncode == 0:
+            break
+        tail = [ln for ln in proc.stderr.strip().splitlines() if not ln.startswith("epoch ")]
+        print(f"  {name}: FAILED (attempt {attempt}):", *tail[-8:], sep="\n    ", flush=True)
+    else:
+        return {"family": family, "nproc": nproc, "precision": precision, "error": tail[-1:]}
     records = [
         json.loads(line) for line in (runs / name / "metrics.jsonl").read_text().splitlines()
     ]
     rates = [r["examples_per_s"] for r in records if r["split"] == "train"]
     rate = statistics.median(rates[1:] if len(rates) > 1 else rates)
-    val = [r["loss"] for r in records if r["split"] == "val"]
+    val = [r.get("loss", float("nan")) for r in records if r["split"] == "val"]
     print(
         f"  {name:<22} {rate:>9.0f} ex/s  (threads/proc {threads}, wall {wall:.0f}s, "
         f"last val loss {val[-1]:.4g})",

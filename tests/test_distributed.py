@@ -42,8 +42,10 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _genzoo(*args: str, **popen: object) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "genzoo", *args]
+def _genzoo(*args: str, torchrun: bool = False, **popen: object) -> subprocess.Popen:
+    """``genzoo ARGS`` in a subprocess; with ``torchrun``, as 2 ranks of torch's launcher."""
+    launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    cmd = [sys.executable, *(launcher if torchrun else []), "-m", "genzoo", *args]
     return subprocess.Popen(
         cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
     )
@@ -51,6 +53,14 @@ def _genzoo(*args: str, **popen: object) -> subprocess.Popen:
 
 def _steps(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "steps.jsonl").read_text().splitlines()]
+
+
+def _distributes(family: str) -> bool:
+    """False for a family whose step calls sub-networks without overriding distribute."""
+    step_cls = get_family(family).make_step
+    return family not in SUBNETWORKS or (
+        getattr(step_cls, "distribute", Step.distribute) is not Step.distribute
+    )
 
 
 def _have(family: str) -> bool:
@@ -64,30 +74,48 @@ def _have(family: str) -> bool:
 # ----------------------------------------------------------- real families through the CLI
 # Per-rank noise (reparameterisation, latent codes) differs from one process's, so losses
 # agree within a tolerance, not exactly; the loss must also fall by far more than it.
-TOLERANCE = {"vae": 0.01, "gan": 0.05}  # relative, on each of the first few per-step losses
-FLAGS = {"vae": ["--epochs", "2"], "gan": ["--epochs", "1"]}
+TOLERANCE = {
+    "vae": 0.01,
+    "gan": 0.05,
+    "flow": 0.01,
+}  # relative, on each of the first few per-step losses
+SUBNETWORKS = {"gan"}  # steps that call sub-networks: they must override Step.distribute
+FLAGS = {"vae": ["--epochs", "2"], "gan": ["--epochs", "1"], "flow": ["--epochs", "1"]}
 
 
 @pytest.fixture(scope="module")
-def two_proc_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One 2-process run per available family (started together, to overlap their start-up)."""
+def two_proc_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, str]]:
+    """One 2-process run per available family (started together, to overlap their start-up):
+    ``{family: (run folder, stderr if it failed else "")}``. The VAE's goes through torchrun,
+    the others through ``--nproc 2``."""
     root = tmp_path_factory.mktemp("ddp")
     runs, procs = {}, {}
-    for fam in [f for f in TOLERANCE if _have(f)]:
-        args = ["train", fam, *FLAGS[fam], *TINY, "--log-every", "1", "--nproc", "2"]
-        procs[fam] = _genzoo(*args, "--runs-dir", str(root), "--name", f"{fam}-2")
+    for fam in [f for f in TOLERANCE if _have(f) and _distributes(f)]:
+        args = ["train", fam, *FLAGS[fam], *TINY, "--log-every", "1"]
+        args += ["--runs-dir", str(root), "--name", f"{fam}-2"]
+        torchrun = fam == "vae"
+        procs[fam] = _genzoo(*args, *([] if torchrun else ["--nproc", "2"]), torchrun=torchrun)
         runs[fam] = root / f"{fam}-2"
-    for p in procs.values():
-        out, err = p.communicate(timeout=240)
-        assert p.returncode == 0, err
-        assert "done:" in out
-    return runs
+    out = {}
+    for fam, p in procs.items():
+        stdout, stderr = p.communicate(timeout=240)
+        ok = p.returncode == 0 and "done:" in stdout
+        out[fam] = (runs[fam], "" if ok else stderr or f"exit {p.returncode}")
+    return out
+
+
+def _run_of(two_proc_runs: dict[str, tuple[Path, str]], family: str) -> Path:
+    run, failure = two_proc_runs[family]
+    assert not failure, failure
+    return run
 
 
 @pytest.mark.parametrize("family", list(TOLERANCE))
 def test_two_processes_follow_one(family, two_proc_runs, tmp_path):
     if not _have(family):
         pytest.skip(f"no {family!r} family yet")
+    if not _distributes(family):
+        pytest.xfail(f"the {family} step calls sub-networks but does not override distribute")
     torch.set_num_threads(1)
     flags = dict(zip(FLAGS[family][::2], FLAGS[family][1::2], strict=True))
     cfg = make_config(
@@ -99,7 +127,8 @@ def test_two_processes_follow_one(family, two_proc_runs, tmp_path):
         log_every=1,
     )
     fit(cfg, tmp_path / "one", device="cpu", quiet=True)
-    one, two = _steps(tmp_path / "one"), _steps(two_proc_runs[family])
+    two_run = _run_of(two_proc_runs, family)
+    one, two = _steps(tmp_path / "one"), _steps(two_run)
     assert [r["step"] for r in one] == [r["step"] for r in two]
     assert list(one[0]) == list(two[0])  # same keys, same order
     tol = TOLERANCE[family]
@@ -108,17 +137,17 @@ def test_two_processes_follow_one(family, two_proc_runs, tmp_path):
     if family == "vae":  # learning happened, by much more than the tolerance
         assert two[-1]["loss"] < (1 - 20 * tol) * two[0]["loss"]
     # checkpoints hold unwrapped weights: they load into a fresh model
-    state = torch.load(two_proc_runs[family] / "checkpoints" / "last.pt", weights_only=True)
+    state = torch.load(two_run / "checkpoints" / "last.pt", weights_only=True)
     assert not any(k.startswith("module.") or ".module." in k for k in state["model"])
     get_family(family).build(make_config(family).model).load_state_dict(state["model"])
-    config = json.loads((two_proc_runs[family] / "config.json").read_text())
+    config = json.loads((two_run / "config.json").read_text())
     assert config["env"]["world_size"] == 2 and config["env"]["backend"] == "gloo"
 
 
 def test_two_process_checkpoint_resumes_in_one(two_proc_runs, tmp_path):
     """A finished 2-process run, extended by one epoch, continues in one process."""
     run = tmp_path / "resumed"
-    subprocess.run(["cp", "-r", str(two_proc_runs["vae"]), str(run)], check=True)
+    subprocess.run(["cp", "-r", str(_run_of(two_proc_runs, "vae")), str(run)], check=True)
     config = json.loads((run / "config.json").read_text())
     config["train"]["epochs"] += 1
     (run / "config.json").write_text(json.dumps(config))

@@ -73,6 +73,8 @@ def train_process(
             if world > 1 and (err := lost_contact(exc)) is not None:
                 raise err from None
             raise
+        if world > 1:
+            dist.barrier()  # nobody tears the group down while another rank still needs it
         if rank == 0:
             where = result.run.path if result.run else run_dir
             print(f"done: {where}  best val loss {result.best_val:.4f}", flush=True)
@@ -94,7 +96,10 @@ def _compiled(wrap: Any) -> Any:
 def worker_main(argv: list[str] | None = None) -> int:
     """Entry point of one ``--nproc`` worker: ``python -m genzoo.cli.launch SPEC.json``."""
     from genzoo.config import RunConfig
-    from genzoo.errors import GenzooError
+    from genzoo.errors import GenzooError, NonFiniteLossError
+    from genzoo.training.distributed import ReplicaMismatchError
+
+    COLLECTIVE_ERRORS = (NonFiniteLossError, ReplicaMismatchError)  # noqa: N806
 
     argv = sys.argv[1:] if argv is None else argv
     rank = os.environ.get("RANK", "?")
@@ -111,7 +116,8 @@ def worker_main(argv: list[str] | None = None) -> int:
             spec.get("compile", False),
         )
     except GenzooError as exc:
-        print(f"genzoo: error: [rank {rank}] {exc}", file=sys.stderr, flush=True)
+        if rank == "0" or not isinstance(exc, COLLECTIVE_ERRORS):  # same message on every rank
+            print(f"genzoo: error: [rank {rank}] {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -34,7 +34,9 @@ __all__ = [
     "DDP",
     "ddp_wrapper",
     "unwrapped_state_dict",
+    "check_replicas",
     "RankFailedError",
+    "ReplicaMismatchError",
     "lost_contact",
     "DEFAULT_TIMEOUT_S",
 ]
@@ -44,6 +46,10 @@ DEFAULT_TIMEOUT_S = 300.0  # a collective waiting longer than this fails instead
 
 class RankFailedError(GenzooError):
     """Another process of a data-parallel job failed or stopped answering."""
+
+
+class ReplicaMismatchError(RankFailedError):
+    """The ranks' copies of the weights differ (raised on every rank at once)."""
 
 
 def rank_and_world() -> tuple[int, int]:
@@ -58,9 +64,17 @@ def is_main() -> bool:
 
 
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
-    """Sum ``t`` over all processes (in place); returns it unchanged in a single process."""
+    """Sum ``t`` over all processes (in place); returns it unchanged in a single process.
+
+    CPU tensors work under nccl too (they travel through the current GPU).
+    """
     if rank_and_world()[1] > 1:
-        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        if t.device.type == "cpu" and dist.get_backend() == "nccl":
+            on_gpu = t.to(torch.device("cuda", torch.cuda.current_device()))
+            dist.all_reduce(on_gpu, op=dist.ReduceOp.SUM)
+            t.copy_(on_gpu.cpu())
+        else:
+            dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t
 
 
@@ -68,9 +82,7 @@ def any_rank(flag: bool) -> bool:
     """True when ``flag`` is true on at least one process (a collective under DDP)."""
     if rank_and_world()[1] == 1:
         return flag
-    t = torch.tensor([1.0 if flag else 0.0])
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return bool(t.item() > 0)
+    return bool(all_reduce_sum(torch.tensor([1.0 if flag else 0.0])).item() > 0)
 
 
 def gather_objects(obj: Any) -> list[Any]:
@@ -187,6 +199,39 @@ def ddp_wrapper(device: torch.device) -> Callable[..., nn.Module]:
         return DDP(module, device_ids=ids, **_NO_FORWARD_BUFFER_SYNC)
 
     return wrap
+
+
+def check_replicas(model: nn.Module, epoch: int, rtol: float = 1e-6) -> None:
+    """Raise ``RankFailedError`` when the ranks' copies of ``model``'s parameters differ.
+
+    Under DDP every rank applies the same averaged gradients to the same weights, so the
+    copies stay identical. They drift apart when a step calls a network that its
+    ``Step.distribute`` did not wrap (its gradients are never averaged) or initialises
+    parameters from its own share of the data. A collective: an all-gather of two numbers per
+    parameter tensor.
+    """
+    if rank_and_world()[1] == 1:
+        return
+    with torch.no_grad():
+        prints = [
+            torch.stack([p.double().sum(), p.double().square().sum()]) for p in model.parameters()
+        ]
+        mine = torch.stack(prints).cpu() if prints else torch.zeros(0, 2, dtype=torch.float64)
+    everyone = gather_objects(mine)
+    for other in everyone[1:]:
+        if not torch.allclose(other, everyone[0], rtol=rtol, atol=1e-9):
+            bad = int((~torch.isclose(other, everyone[0], rtol=rtol, atol=1e-9)).any(1).sum())
+            names = [n for n, _ in model.named_parameters()]
+            first = next(
+                names[i]
+                for i in range(len(names))
+                if not torch.allclose(other[i], everyone[0][i], rtol=rtol, atol=1e-9)
+            )
+            raise ReplicaMismatchError(
+                f"after epoch {epoch} the ranks' weights differ ({bad} tensors, first "
+                f"{first!r}): the family's step calls a network that its Step.distribute "
+                "does not wrap, or initialises weights from its own share of the data"
+            )
 
 
 def unwrapped_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -25,6 +25,7 @@ from genzoo.training.checkpoint import load_checkpoint, save_checkpoint
 from genzoo.training.distributed import (
     all_reduce_sum,
     any_rank,
+    check_replicas,
     ddp_wrapper,
     gather_objects,
     rank_and_world,
@@ -305,6 +306,7 @@ def fit(
                         save_checkpoint(run.last, checkpoint_state(epoch - 1, done, extra))
         prog.close()
         elapsed += time.perf_counter() - t0
+        check_replicas(model, epoch)  # DDP keeps every rank's weights identical
 
         sums = {k: v.cpu() for k, v in sums.items()}
         train_terms = _mean_terms(sums, count)
