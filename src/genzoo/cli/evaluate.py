@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
+from pathlib import Path
 
 __all__ = ["add_parser"]
 
@@ -33,67 +33,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from genzoo.api import load_run
-    from genzoo.data.datasets import load_dataset
-    from genzoo.evaluation.quality import QualityConfig, run_quality
-    from genzoo.evaluation.record import standardise
-    from genzoo.registry import get_family
-    from genzoo.training.loop import evaluate_split
-    from genzoo.training.rundir import RunDir
+    from genzoo.evaluation.run_eval import evaluate_run
     from genzoo.training.runtime import setup_runtime
 
-    if args.samples is not None:
-        QualityConfig(samples=args.samples)  # validates --samples before any slow work
     dev = setup_runtime(args.device, args.threads)
-    model, cfg, state = load_run(args.run, args.checkpoint, dev)
-    default = QualityConfig.samples  # 10,000; a tiny run (--limit-eval) gets a tiny evaluation
-    samples = args.samples or max(16, min(default, cfg.train.limit_eval or default))
-    qcfg = QualityConfig(samples=samples, seed=args.seed)
-    family = get_family(cfg.family)
-    data = load_dataset(cfg.data.dataset, cfg.data.data_dir)
-    if cfg.train.limit_eval is not None:
-        data = data.subset({"val": cfg.train.limit_eval, "test": cfg.train.limit_eval})
-    start = time.perf_counter()
-    options = {k: v for k, v in vars(args).items() if k in ("k", "dequant_samples", "seed")}
-    if family.evaluate is not None:
-        metrics = family.evaluate(model, cfg, data, args.split, dev, options)
-    else:
-        step = family.make_step(model, cfg.model, cfg.train)
-        view = family.data_view(cfg.model)
-        terms = evaluate_split(
-            step,
-            data.view(args.split, view),
-            data.labels[args.split],
-            cfg.train.eval_batch_size,
-            dev,
-        )
-        metrics = {f"{k}": v for k, v in terms.items()}
-    run_dir = RunDir.open(args.run)
-    result = {
-        "family": cfg.family,
-        "arch": getattr(cfg.model, "arch", None),
-        "data_view": family.data_view(cfg.model),
-        "split": args.split,
-        "checkpoint_epoch": state["epochs_done"],
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "train_time_s": sum(
-            r.get("time_s", 0.0) for r in run_dir.read_metrics() if r.get("split") == "train"
-        ),
-        **standardise(metrics),
-    }
-    if not args.no_quality and family.sample is not None:
-        quality = run_quality(
-            family.sample,
-            model,
-            cfg.data.dataset,
-            qcfg,
-            dev,
-            cfg.data.data_dir,
-            result["data_view"],
-        )
-        result.update(quality)
-    result["eval_time_s"] = time.perf_counter() - start
-    path = run_dir.write_json("eval.json", result)
+    result = evaluate_run(
+        args.run, device=dev, split=args.split, checkpoint=args.checkpoint, k=args.k,
+        dequant_samples=args.dequant_samples, seed=args.seed, samples=args.samples,
+        quality=not args.no_quality,
+    )  # fmt: skip
     print(json.dumps(result, indent=2))
-    print(f"wrote {path}")
+    print(f"wrote {Path(args.run) / 'eval.json'}")
     return 0

@@ -23,17 +23,28 @@ def evaluate_run(
     k: int | None = None,
     dequant_samples: int | None = None,
     seed: int = 0,
-    samples: int = 10_000,
+    samples: int | None = None,
     quality: bool = True,
 ) -> dict[str, Any]:
-    """Metrics of the run's ``checkpoint`` on ``split``; writes and returns ``RUN/eval.json``."""
+    """Metrics of the run's ``checkpoint`` on ``split``; writes and returns ``RUN/eval.json``.
+
+    ``samples`` (default 10,000, or the run's ``limit_eval`` when smaller) are drawn for FID,
+    KID, precision/recall and class coverage; likelihood metrics come from the family under the
+    common names ``nll_nats``, ``bpd`` and ``neg_elbo_nats``.
+    """
     from genzoo.api import load_run
     from genzoo.data.datasets import load_dataset
+    from genzoo.evaluation.quality import QualityConfig, run_quality
+    from genzoo.evaluation.record import standardise
     from genzoo.registry import get_family
     from genzoo.training.loop import evaluate_split
     from genzoo.training.rundir import RunDir
 
+    if samples is not None:
+        QualityConfig(samples=samples)  # validates before any slow work
     model, cfg, state = load_run(run_dir, checkpoint, device)
+    default = QualityConfig.samples  # 10,000; a tiny run (--limit-eval) gets a tiny evaluation
+    samples = samples or max(16, min(default, cfg.train.limit_eval or default))
     family = get_family(cfg.family)
     data = load_dataset(cfg.data.dataset, cfg.data.data_dir)
     if cfg.train.limit_eval is not None:
@@ -58,22 +69,15 @@ def evaluate_run(
         "train_time_s": sum(
             r.get("time_s", 0.0) for r in run.read_metrics() if r.get("split") == "train"
         ),
-        **metrics,
+        **standardise(metrics),
     }
     if quality and family.sample is not None:
-        from genzoo.evaluation.quality import QualityConfig, run_quality
-
         qcfg = QualityConfig(samples=samples, seed=seed)
         result.update(
             run_quality(
-                family.sample,
-                model,
-                cfg.data.dataset,
-                qcfg,
-                device,
-                cfg.data.data_dir,
+                family.sample, model, cfg.data.dataset, qcfg, device, cfg.data.data_dir,
                 result["data_view"],
-            )
+            )  # fmt: skip
         )
     result["eval_time_s"] = time.perf_counter() - start
     run.write_json("eval.json", result)

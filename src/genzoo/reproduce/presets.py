@@ -109,7 +109,7 @@ PRESETS: dict[str, Preset] = {
             sample_epochs={"vae": (0, 2), "vae-z2": (0, 1, 2), "gan": (0, 2), "flow": (0, 2)},
             extra={
                 "vae": {"hidden": 32, "batch_size": 50},
-                "gan": {"batch_size": 50},
+                "gan": {"batch_size": 50, "log_every": 2},
                 "flow": {"hidden": 32, "pairs": 1, "batch_size": 50},
             },
         ),

@@ -189,7 +189,8 @@ def build_report(
     epg = gan["stage"].overrides["sample_epochs"]
     image_file_panels([_epoch_files(gan["run"], "samples_epoch{e:03d}.png", epg)], f[4])
     doc.add(Figure(f[4], "GAN samples from the same 25 latents over training.", "Figure 4"))
-    _copy(gan["run"] / "figures" / "losses.png", f[5])
+    per_step = gan["run"] / "figures" / "losses.png"  # absent when no step was logged
+    _copy(per_step if per_step.is_file() else gan["run"] / "figures" / "losses_epoch.png", f[5])
     doc.add(
         Figure(
             f[5],
