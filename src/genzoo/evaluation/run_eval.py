@@ -73,12 +73,11 @@ def evaluate_run(
     }
     if quality and family.sample is not None:
         qcfg = QualityConfig(samples=samples, seed=seed)
-        result.update(
-            run_quality(
-                family.sample, model, cfg.data.dataset, qcfg, device, cfg.data.data_dir,
-                result["data_view"],
-            )  # fmt: skip
+        data_dir, view = cfg.data.data_dir, result["data_view"]
+        quality_metrics = run_quality(
+            family.sample, model, cfg.data.dataset, qcfg, device, data_dir, view
         )
+        result.update(quality_metrics)
     result["eval_time_s"] = time.perf_counter() - start
     run.write_json("eval.json", result)
     return result
