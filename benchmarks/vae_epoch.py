@@ -94,9 +94,7 @@ def main() -> None:
     plain_epoch(data.images["train"][:2000], x_val[:1000], 128)
     rows = []
     print(f"threads {torch.get_num_threads()}, torch {torch.__version__}")
-    print(
-        "round  genzoo_train  plain_train  ratio  |  genzoo_fit  plain_train+val  ratio  |  data"
-    )
+    print("round  genzoo_train  plain_train  ratio  |  genzoo_fit  plain_train+val  ratio  |  data")
     for r in range(args.rounds):
         g_train, g_wall = genzoo_epoch(data)
         p_train, p_wall = plain_epoch(data.images["train"], x_val, 128)
