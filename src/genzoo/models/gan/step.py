@@ -49,6 +49,16 @@ class GANStep(Step):
             "g": self.adam(gan.generator.parameters()),
         }
         self.figures = GANFigures(train.sample_epochs)
+        self.g_net, self.d_net = gan.generator, gan.discriminator  # DDP-wrapped by distribute
+
+    def distribute(self, wrap: Any) -> None:
+        """Wrap G and D separately: the step calls them, not the GAN module's forward.
+
+        D's update goes through the wrapped D (gradients averaged over ranks); G's update calls
+        the plain D with its parameters frozen, so DDP never waits for D gradients there.
+        """
+        self.g_net = wrap(self.gan.generator)
+        self.d_net = wrap(self.gan.discriminator)
 
     def _latents(self, x: Tensor, generator: torch.Generator) -> Tensor:
         return torch.randn(
@@ -57,13 +67,13 @@ class GANStep(Step):
 
     def _d_logits(self, x: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
         # one pass over real and fake together; D has no batch-dependent layers
-        logits = self.gan.discriminator(torch.cat([x, fake.to(x.dtype)]))  # (2B,)
+        logits = self.d_net(torch.cat([x, fake.to(x.dtype)]))  # (2B,)
         return logits[: x.shape[0]], logits[x.shape[0] :]
 
     def d_step(self, x: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
         """One discriminator update on real ``x`` ``(B, 1, 28, 28)`` and fresh fakes."""
         with torch.no_grad():
-            fake = self.gan.generator(self._latents(x, generator))
+            fake = self.g_net(self._latents(x, generator))
         real_logits, fake_logits = self._d_logits(x, fake)
         loss_d = discriminator_loss(real_logits, fake_logits)
         self.minimize(loss_d.mean(), self.optimizers["d"])
@@ -78,7 +88,7 @@ class GANStep(Step):
         disc = self.gan.discriminator
         disc.requires_grad_(False)  # gradients flow through D to G, none accumulate in D
         try:
-            fake_logits = disc(self.gan.generator(self._latents(x, generator)))
+            fake_logits = disc(self.g_net(self._latents(x, generator)))  # D unwrapped: no grads
             loss_g = generator_loss(fake_logits, self.cfg.g_loss)
             self.minimize(loss_g.mean(), self.optimizers["g"])
         finally:
@@ -95,7 +105,7 @@ class GANStep(Step):
     @torch.no_grad()
     def eval_step(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
         x = batch.x
-        fake = self.gan.generator(self._latents(x, generator))
+        fake = self.g_net(self._latents(x, generator))
         real_logits, fake_logits = self._d_logits(x, fake)
         return {
             "loss_d": discriminator_loss(real_logits, fake_logits),
