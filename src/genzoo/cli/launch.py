@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import signal
 import subprocess
@@ -77,7 +78,9 @@ def train_process(
             dist.barrier()  # nobody tears the group down while another rank still needs it
         if rank == 0:
             where = result.run.path if result.run else run_dir
-            print(f"done: {where}  best val loss {result.best_val:.4f}", flush=True)
+            finite = math.isfinite(result.best_val)
+            best = f"  best val loss {result.best_val:.4f}" if finite else ""
+            print(f"done: {where}{best}", flush=True)
     finally:
         shutdown()
     return 0
