@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -52,5 +51,4 @@ def evaluate_flow(
         "bpd_iw": bits_per_dim(log_mean_exp(log_p, 0).mean(), model.dims).item(),
         "dequant_samples": k,
         "images": x.shape[0],
-        "bits_per_image_8bit_max": model.dims * math.log2(256),
     }
