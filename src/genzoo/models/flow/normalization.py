@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from genzoo.models.flow.base import Transform
+from genzoo.training.syncbn import global_mean_var
 
 __all__ = ["ActNorm"]
 
@@ -33,11 +34,11 @@ class ActNorm(Transform):
     @torch.no_grad()
     def initialize(self, x: Tensor) -> None:
         """Set the parameters so that ``forward(x)`` is standardised per channel."""
-        flat = x.transpose(0, 1).reshape(x.shape[1], -1)
-        if flat.dtype in (torch.float16, torch.bfloat16):
-            flat = flat.float()
-        self.bias.copy_(-flat.mean(1))
-        self.log_scale.copy_(-torch.log(flat.std(1) + self.eps))
+        # statistics over every rank's batch, so data-parallel ranks start identical
+        mean, var, n = global_mean_var(x.detach(), [0, *range(2, x.dim())])
+        std = (var * n / (n - 1)).sqrt()  # unbiased, as torch.std
+        self.bias.copy_(-mean)
+        self.log_scale.copy_(-torch.log(std + self.eps))
         self.initialized.fill_(True)
 
     def _forward(self, x: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
