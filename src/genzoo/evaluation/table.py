@@ -10,7 +10,14 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["COLUMNS", "comparison_rows", "comparison_notes", "render_markdown", "render_csv"]
+__all__ = [
+    "COLUMNS",
+    "comparison_rows",
+    "comparison_notes",
+    "row_cells",
+    "render_markdown",
+    "render_csv",
+]
 
 _DATA = {
     "binary": "binarised",
@@ -152,6 +159,11 @@ def comparison_notes(
     return notes
 
 
+def row_cells(row: dict[str, Any]) -> list[str]:
+    """The formatted cells of one comparison row, in ``COLUMNS`` order."""
+    return [_kid(row) if k == "kid" else fmt(row.get(k)) for k, _, fmt in COLUMNS]
+
+
 def render_markdown(rows: list[dict[str, Any]], notes: list[str]) -> str:
     """A GitHub-flavoured markdown table followed by the notes."""
     header = "| " + " | ".join(h for _, h, _ in COLUMNS) + " |"
@@ -165,8 +177,7 @@ def render_markdown(rows: list[dict[str, Any]], notes: list[str]) -> str:
     )
     lines = [header, sep]
     for row in rows:
-        cells = [_kid(row) if k == "kid" else fmt(row.get(k)) for k, _, fmt in COLUMNS]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(row_cells(row)) + " |")
     return "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
 
 

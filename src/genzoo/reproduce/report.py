@@ -221,29 +221,12 @@ def build_report(
     )
 
     # --- comparison ---------------------------------------------------------------------
-    from genzoo.evaluation.table import comparison_notes, comparison_rows
+    from genzoo.evaluation.table import COLUMNS, comparison_notes, comparison_rows, row_cells
 
     evals = [(r["key"], r["eval"]) for r in results]
     doc.add(Heading("4 Comparison across families"))
-    from genzoo.evaluation.table import COLUMNS
-
-    table_rows = comparison_rows(evals, floors)
     header = [h for _, h, _ in COLUMNS]
-    body = []
-    for row in table_rows:
-        cells = []
-        for key, _, fmt in COLUMNS:
-            if key == "kid":
-                kid = row.get("kid")
-                std = row.get("kid_std")
-                cells.append(
-                    "-"
-                    if kid is None
-                    else f"{kid * 1e3:.2f}" + (f" ± {std * 1e3:.2f}" if std is not None else "")
-                )
-            else:
-                cells.append(fmt(row.get(key)))
-        body.append(cells)
+    body = [row_cells(row) for row in comparison_rows(evals, floors)]
     doc.add(Table(header, body, " ".join(comparison_notes(evals, floors))))
     doc.add(
         Table(
