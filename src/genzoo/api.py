@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -83,7 +82,3 @@ def load_run(
 def load(run_dir: str | os.PathLike, which: str = "best", device: str = "cpu") -> nn.Module:
     """The trained model of a run folder (``best.pt``, else ``last.pt``), in eval mode."""
     return load_run(Path(run_dir), which, device)[0]
-
-
-def _fields(cfg: Any) -> dict[str, Any]:
-    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
