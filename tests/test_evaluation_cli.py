@@ -92,6 +92,18 @@ def test_compare_markdown_and_csv(tiny_run, evaluated, tmp_path, capsys):
 def test_compare_without_eval_json_is_a_one_line_error(tmp_path, capsys):
     assert main(["compare", str(tmp_path)]) == 1
     assert "genzoo evaluate" in capsys.readouterr().err
+    assert main(["compare", str(tmp_path / "missing")]) == 1
+    assert "no such run folder" in capsys.readouterr().err
+
+
+def test_compare_skips_runs_not_yet_evaluated(tiny_run, evaluated, tmp_path, capsys):
+    (tiny_run / "eval.json").write_text(json.dumps(evaluated))
+    pending = tmp_path / "pending"
+    pending.mkdir()
+    assert main(["compare", str(tiny_run), str(pending), "--no-floor"]) == 0
+    out = capsys.readouterr()
+    assert "vae-tiny" in out.out and "pending" not in out.out
+    assert "skipping" in out.err and "not evaluated" in out.err
 
 
 def test_sample_quality_of_a_diverged_model_is_finite_and_flagged(mnist):

@@ -155,6 +155,21 @@ def test_resume_after_a_real_kill_gives_identical_metrics(tmp_path, data_dir):
     assert _metrics_without_timing(tmp_path / "cut") == _metrics_without_timing(tmp_path / "ref")
 
 
+def test_resume_with_more_epochs_matches_a_run_given_them_from_the_start(tmp_path):
+    args = ["train", "vae", "--limit-train", "600", "--limit-eval", "200", "--hidden", "32"]
+    args += ["--batch-size", "100", "--runs-dir", str(tmp_path), "--quiet", "--threads", "1"]
+    assert run_cli(*args, "--epochs", "3", "--name", "ref").returncode == 0
+    assert run_cli(*args, "--epochs", "1", "--name", "ext").returncode == 0
+    res = run_cli("resume", str(tmp_path / "ext"), "--epochs", "3", "--quiet", "--threads", "1")
+    assert res.returncode == 0, res.stderr
+    assert "epochs: 1 -> 3" in res.stdout
+    assert _metrics_without_timing(tmp_path / "ext") == _metrics_without_timing(tmp_path / "ref")
+    # a budget below what is already trained is refused in one line
+    res = run_cli("resume", str(tmp_path / "ext"), "--epochs", "2", "--quiet")
+    assert res.returncode == 2 and "already trained 3 epochs" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
 # ---- NaN guard ------------------------------------------------------------------------------
 
 

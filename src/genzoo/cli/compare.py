@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 __all__ = ["add_parser"]
@@ -23,14 +24,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def _read_eval(run: str) -> dict:
+def _read_eval(run: str) -> dict | None:
+    """The run's eval.json; ``None`` (with a line on stderr) when it has not been evaluated."""
     from genzoo.errors import CheckpointError
 
     path = Path(run) / "eval.json"
+    if not Path(run).is_dir():
+        raise CheckpointError(f"{run}: no such run folder")
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise CheckpointError(f"{path}: missing; run `genzoo evaluate {run}` first") from None
+        print(
+            f"genzoo: skipping {run}: not evaluated (run `genzoo evaluate {run}`)", file=sys.stderr
+        )
+        return None
     except ValueError as exc:
         raise CheckpointError(f"{path}: unreadable ({exc})") from None
 
@@ -54,6 +61,7 @@ def _floors(evals: list[tuple[str, dict]], data_dir: str | None) -> list[dict]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from genzoo.errors import CheckpointError
     from genzoo.evaluation.table import (
         comparison_notes,
         comparison_rows,
@@ -62,7 +70,10 @@ def run(args: argparse.Namespace) -> int:
     )
     from genzoo.training.runtime import setup_runtime
 
-    evals = [(Path(r).name, _read_eval(r)) for r in args.runs]
+    read = [(Path(r).name, _read_eval(r)) for r in args.runs]
+    evals = [(name, ev) for name, ev in read if ev is not None]
+    if not evals:
+        raise CheckpointError("none of the runs has an eval.json; run `genzoo evaluate RUN` first")
     floors = []
     if not args.no_floor:
         setup_runtime("cpu", args.threads)

@@ -97,10 +97,22 @@ def run(args: argparse.Namespace) -> int:
 def add_resume_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("resume", help="continue a run from its last checkpoint")
     p.add_argument("run", help="run folder")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="train to this many epochs in total (default: the run's own budget)",
+    )
     _add_scale_flags(p)
     add_runtime_flags(p)
     p.set_defaults(handler=run_resume)
 
 
 def run_resume(args: argparse.Namespace) -> int:
+    from genzoo.training.rundir import RunDir
+
+    if args.epochs is not None:
+        before = RunDir.open(args.run).set_epochs(args.epochs)
+        if before != args.epochs:
+            print(f"epochs: {before} -> {args.epochs}", flush=True)
     return _start(None, Path(args.run), True, args)

@@ -121,3 +121,19 @@ class RunDir:
                 tmp = target.with_name(f".{target.name}.tmp")
                 tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
                 os.replace(tmp, target)
+
+    def set_epochs(self, epochs: int) -> int:
+        """Change the run's epoch budget in ``config.json`` (``genzoo resume RUN --epochs N``).
+
+        Returns the previous budget. ``epochs`` may not be below the epochs already completed
+        (as recorded in ``metrics.jsonl``); the per-epoch seeds do not depend on the budget, so
+        an extended run matches one that was given the larger budget from the start.
+        """
+        config = self.read_config()
+        done = max((int(r.get("epoch", 0)) for r in self.read_metrics()), default=0)
+        if epochs < max(done, 0):
+            raise ConfigError(f"--epochs {epochs}: {self.path} has already trained {done} epochs")
+        before = int(config["train"]["epochs"])
+        config["train"]["epochs"] = epochs
+        self.write_json("config.json", config)
+        return before
