@@ -283,6 +283,27 @@ def test_normal_quantile_grid_is_symmetric():
     assert grid[0, 1] > 0 and grid[0, 0] < 0  # top-left: low z1, high z2
 
 
+def test_summary_panels_are_composed_from_every_epoch_on_disk(tmp_path, monkeypatch):
+    """A resumed run's summary holds the epochs drawn before the interruption too."""
+    from genzoo.models.vae import figures as vae_figures
+    from genzoo.viz import save_grid
+
+    images = torch.rand(8, 1, 28, 28, generator=_gen(0))
+    for epoch in (0, 2, 10):  # e.g. 0 and 2 before a crash, 10 after the resume
+        save_grid(images, tmp_path / f"samples_epoch{epoch:03d}.png")
+    seen = {}
+    real = vae_figures.image_file_panels
+    monkeypatch.setattr(
+        vae_figures,
+        "image_file_panels",
+        lambda rows, path: seen.setdefault(path.name, rows) and real(rows, path),
+    )
+    vae_figures.VAEFigures().summary(tmp_path, ncols=2)
+    titles = [[t for t, _ in row] for row in seen["samples.png"]]
+    assert titles == [["epoch 0", "epoch 2"], ["epoch 10"]]
+    assert (tmp_path / "samples.png").stat().st_size > 0 and "means.png" not in seen
+
+
 # -- command line ---------------------------------------------------------------------------------
 def test_cli_train_sample_evaluate_plot(tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")

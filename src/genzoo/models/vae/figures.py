@@ -11,7 +11,7 @@ from torch import Tensor
 
 from genzoo.models.vae.model import VAE
 from genzoo.seeding import make_generator
-from genzoo.viz import grid_panels, line_plot, save_grid
+from genzoo.viz import image_file_panels, line_plot, save_grid
 from genzoo.viz.curves import epoch_curves
 
 __all__ = ["normal_quantile_grid", "VAEFigures", "FIGURE_SEED"]
@@ -31,17 +31,18 @@ def normal_quantile_grid(n: int = 20) -> Tensor:
 
 
 class VAEFigures:
-    """Draws figures into a run's ``figures/`` folder and remembers them for summary panels."""
+    """Draws figures into a run's ``figures/`` folder: one PNG per kind and epoch
+    (``{kind}_epoch{E:03d}.png``), and summary panels composed from those files."""
+
+    KINDS = ("samples", "means", "manifold", "recon")
 
     def __init__(self, n_samples: int = 64, manifold: int = 20, n_recon: int = 32) -> None:
         self.n_samples, self.manifold, self.n_recon = n_samples, manifold, n_recon
-        self.panels: dict[str, list[tuple[str, Tensor]]] = {}
 
     def _keep(
         self, kind: str, epoch: int, images: Tensor, folder: Path, nrow: int | None = None
     ) -> None:
         save_grid(images, folder / f"{kind}_epoch{epoch:03d}.png", nrow=nrow)
-        self.panels.setdefault(kind, []).append((f"epoch {epoch}", images.cpu()))
 
     @torch.no_grad()
     def samples(self, model: VAE, epoch: int, folder: Path) -> None:
@@ -78,8 +79,16 @@ class VAEFigures:
                 [series], folder / "curves.png", titles=[title], ylabel="negative ELBO (nats)"
             )
 
-    def summary(self, folder: Path) -> None:
-        """One figure per kind with its grids at every drawn epoch side by side."""
-        for kind, panels in self.panels.items():
-            nrow = self.manifold if kind == "manifold" else 8
-            grid_panels(panels, folder / f"{kind}.png", nrow=nrow, ncols=min(len(panels), 5))
+    def summary(self, folder: Path, ncols: int = 5) -> None:
+        """One figure per kind with its grids at every drawn epoch side by side.
+
+        Composed from the per-epoch PNGs on disk, so a resumed run's panels include the epochs
+        drawn before the interruption.
+        """
+        for kind in self.KINDS:
+            files = sorted(folder.glob(f"{kind}_epoch*.png"))
+            if not files:
+                continue
+            items = [(f"epoch {int(p.stem.rsplit('epoch', 1)[1])}", p) for p in files]
+            rows = [items[i : i + ncols] for i in range(0, len(items), ncols)]
+            image_file_panels(rows, folder / f"{kind}.png")
