@@ -32,6 +32,14 @@ def _save(plt, fig, path: str | os.PathLike, dpi: int = 120) -> Path:  # noqa: A
     return path
 
 
+def _compact_number(v: float, _pos: object = None) -> str:
+    """Tick label: 150000 -> '150k', 2500000 -> '2.5M' (step axes run into the 100,000s)."""
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(v) >= scale:
+            return f"{v / scale:g}{suffix}"
+    return f"{v:g}"
+
+
 def line_plot(
     panels: Sequence[dict[str, tuple[Sequence[float], Sequence[float]]]],
     path: str | os.PathLike,
@@ -55,6 +63,7 @@ def line_plot(
             ax.set_title(titles[i])
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
+        ax.xaxis.set_major_formatter(_compact_number)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     return _save(plt, fig, path)
