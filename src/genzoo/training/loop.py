@@ -34,6 +34,7 @@ from genzoo.training.distributed import (
 from genzoo.training.progress import Progress, format_metrics
 from genzoo.training.rundir import RunDir
 from genzoo.training.runtime import environment, resolve_device
+from genzoo.training.schedule import apply_lr, lr_factor
 from genzoo.training.step import Step
 
 __all__ = ["fit", "FitResult", "evaluate_split", "EVAL_SEED", "autocast"]
@@ -279,6 +280,9 @@ def fit(
         t0 = time.perf_counter()
         for i, batch in enumerate(batches.iter_from(start_batch), start=start_batch):
             batch = batch.to(dev)
+            if tc.lr_schedule != "constant":
+                total = tc.epochs * len(batches)
+                apply_lr(step.optimizers.values(), lr_factor(tc.lr_schedule, global_step, total))
             with autocast(dev, tc.precision):
                 out = step.train_step(batch, gen)
             _check_finite(out["loss"], epoch, global_step + 1, run)
