@@ -29,6 +29,9 @@ def _require(cond: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+LRSchedule = Literal["constant", "cosine"]  # see genzoo.training.schedule
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Settings of the generic training loop (families give their own defaults)."""
@@ -36,7 +39,7 @@ class TrainConfig:
     epochs: int = 40
     batch_size: int = 128
     lr: float = 1e-3
-    lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: to 0 at the last step
+    lr_schedule: LRSchedule = "constant"  # cosine: to 0 at the last step
     betas: tuple[float, float] = (0.9, 0.999)
     grad_clip: float | None = None  # max gradient norm, None = off
     eval_batch_size: int = 1000
@@ -51,14 +54,14 @@ class TrainConfig:
         _require(self.epochs >= 0, f"epochs must be >= 0, got {self.epochs}")
         _require(self.batch_size >= 1, f"batch-size must be >= 1, got {self.batch_size}")
         _require(self.lr > 0, f"lr must be > 0, got {self.lr}")
-        _require(
-            self.lr_schedule in ("constant", "cosine"),
-            f"lr-schedule must be constant or cosine, got {self.lr_schedule!r}",
-        )
-        _require(
-            self.precision in ("fp32", "bf16"),
-            f"precision must be fp32 or bf16, got {self.precision!r}",
-        )
+        for name, tp in field_types(TrainConfig).items():  # lr_schedule, precision
+            if typing.get_origin(tp) is Literal:
+                choices = typing.get_args(tp)
+                value = getattr(self, name)
+                _require(
+                    value in choices,
+                    f"{name.replace('_', '-')} must be one of {', '.join(choices)}, got {value!r}",
+                )
         _require(all(0 <= b < 1 for b in self.betas), f"betas must lie in [0, 1): {self.betas}")
         _require(self.grad_clip is None or self.grad_clip > 0, "grad-clip must be > 0 (or none)")
         _require(self.eval_batch_size >= 1, "eval-batch-size must be >= 1")

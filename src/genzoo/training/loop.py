@@ -276,12 +276,12 @@ def fit(
             elapsed = partial["elapsed"]
         partial, batches_done = None, 0
 
+        total = tc.epochs * len(batches)  # updates in the whole run, for the lr schedule
         prog = Progress(len(batches), f"epoch {epoch}/{tc.epochs}", bar and main)
         t0 = time.perf_counter()
         for i, batch in enumerate(batches.iter_from(start_batch), start=start_batch):
             batch = batch.to(dev)
             if tc.lr_schedule != "constant":
-                total = tc.epochs * len(batches)
                 apply_lr(step.optimizers.values(), lr_factor(tc.lr_schedule, global_step, total))
             with autocast(dev, tc.precision):
                 out = step.train_step(batch, gen)

@@ -131,7 +131,7 @@ class RunDir:
         """
         config = self.read_config()
         done = max((int(r.get("epoch", 0)) for r in self.read_metrics()), default=0)
-        if epochs < max(done, 0):
+        if epochs < done:
             raise ConfigError(f"--epochs {epochs}: {self.path} has already trained {done} epochs")
         before = int(config["train"]["epochs"])
         config["train"]["epochs"] = epochs

@@ -10,13 +10,16 @@ that point on.
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Iterable
 
 import torch
 
+from genzoo.config import LRSchedule
+
 __all__ = ["SCHEDULES", "lr_factor", "apply_lr"]
 
-SCHEDULES = ("constant", "cosine")
+SCHEDULES: tuple[str, ...] = typing.get_args(LRSchedule)
 
 
 def lr_factor(kind: str, step: int, total: int) -> float:
