@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _families(wanted: list[str] | None) -> list[str]:
     sys.path.insert(0, str(ROOT / "src"))
     from genzoo.errors import ConfigError
-    from genzoo.registry import family_names, get_family
+    from genzoo.family import family_names, get_family
 
     names = wanted or family_names()
     out = []

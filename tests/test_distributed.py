@@ -26,7 +26,7 @@ from genzoo.api import make_config
 from genzoo.config import TrainConfig
 from genzoo.data.datasets import ImageData
 from genzoo.errors import ConfigError
-from genzoo.registry import Family, get_family, register
+from genzoo.family import Family, get_family, register
 from genzoo.training.distributed import unwrapped_state_dict
 from genzoo.training.loop import fit
 from genzoo.training.step import Step
@@ -259,15 +259,23 @@ class ToyStep(Step):
         return {"loss": (self.b(self.a(x)) - x.flatten(1).mean(1, keepdim=True)).pow(2).squeeze(1)}
 
 
-TOY = Family(
-    name="toy2",
-    description="test family",
-    config_cls=ToyConfig,
-    build=Toy,
-    make_step=ToyStep,
-    data_view=lambda cfg: "signed",
-    train_defaults=TrainConfig(epochs=2, batch_size=32, lr=1e-2),
-)
+class ToyFamily(Family):
+    name = "toy2"
+    description = "test family"
+    config_cls = ToyConfig
+    train_defaults = TrainConfig(epochs=2, batch_size=32, lr=1e-2)
+
+    def build(self, cfg):
+        return Toy(cfg)
+
+    def make_step(self, model, cfg, train):
+        return ToyStep(model, cfg, train)
+
+    def data_view(self, cfg):
+        return "signed"
+
+
+TOY = ToyFamily()
 
 
 def _toy_data() -> ImageData:

@@ -11,9 +11,9 @@ import torch
 
 from genzoo.config import TrainConfig
 from genzoo.data.batches import Batch
+from genzoo.maths.interpolation import choose_pairs, interpolate, lerp, quantile, slerp
 from genzoo.models.gan import GAN, GANConfig, discriminator_loss, generator_loss
 from genzoo.models.gan.step import GANStep
-from genzoo.models.interpolation import choose_pairs, interpolate, lerp, quantile, slerp
 
 TRAIN = TrainConfig(epochs=1, batch_size=8, lr=1e-3, betas=(0.5, 0.999))
 
@@ -185,7 +185,7 @@ def test_cli_train_sample_interpolate(tmp_path, capsys):
     args += ["--z-dim", "16", "--ema-decay", "0.9", "--sample-epochs", "0,1", "--log-every", "1"]
     assert main([*args, "--runs-dir", str(runs), "--name", "g", "--threads", "1", "--quiet"]) == 0
     run = runs / "g"
-    for name in ("samples_epoch000.png", "samples_epoch001.png", "samples_panel.png",
+    for name in ("samples_epoch000.png", "samples_epoch001.png", "samples.png",
                  "losses.png", "d_outputs.png", "losses_epoch.png"):  # fmt: skip
         assert (run / "figures" / name).is_file(), name
     out = tmp_path / "s.png"

@@ -14,10 +14,11 @@ import pytest
 import torch
 from torch import nn
 
-from genzoo.api import load_run, make_config
+from genzoo.api import make_config
 from genzoo.config import TrainConfig
 from genzoo.errors import CheckpointError, NonFiniteLossError
-from genzoo.registry import Family, register
+from genzoo.family import Family, register
+from genzoo.runs import load_run
 from genzoo.training import Step, fit, load_checkpoint, save_checkpoint
 from tests.conftest import ROOT, run_cli
 
@@ -74,13 +75,13 @@ def test_train_writes_a_complete_run_folder(tmp_path, mnist):
     state = load_checkpoint(run.last)
     assert state["epochs_done"] == 2 and state["config"] == cfg.to_dict()
     assert {"model", "step", "global_step", "best_val"} <= set(state)
-    model, cfg2, _ = load_run(run.path)
-    assert cfg2 == cfg and not model.training
+    loaded = load_run(run.path)
+    assert loaded.config == cfg and not loaded.model.training and loaded.epochs_done == 2
 
 
 def test_eval_step_changes_nothing_and_train_step_changes_weights(mnist):
     from genzoo.data import Batch
-    from genzoo.registry import get_family
+    from genzoo.family import get_family
 
     cfg = make_config("vae", hidden=16)
     fam = get_family("vae")
@@ -203,17 +204,23 @@ class _ToyStep(Step):
         return {"loss": (self.model.w * batch.x.flatten(1).mean(1)) ** 2}
 
 
-register(
-    Family(
-        name="toy-nan",
-        description="a test family whose loss turns NaN",
-        config_cls=_ToyConfig,
-        build=_ToyModel,
-        make_step=_ToyStep,
-        data_view=lambda cfg: "unit",
-        train_defaults=TrainConfig(epochs=3, batch_size=100, limit_train=300, limit_eval=100),
-    )
-)
+class _ToyNaN(Family):
+    name = "toy-nan"
+    description = "a test family whose loss turns NaN"
+    config_cls = _ToyConfig
+    train_defaults = TrainConfig(epochs=3, batch_size=100, limit_train=300, limit_eval=100)
+
+    def build(self, cfg):
+        return _ToyModel(cfg)
+
+    def make_step(self, model, cfg, train):
+        return _ToyStep(model, cfg, train)
+
+    def data_view(self, cfg):
+        return "unit"
+
+
+register(_ToyNaN)
 
 
 def test_nan_guard_stops_with_epoch_step_and_keeps_last_checkpoint(tmp_path, mnist):

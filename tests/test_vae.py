@@ -14,6 +14,7 @@ from torch import nn
 
 from genzoo.config import TrainConfig
 from genzoo.data.batches import Batch
+from genzoo.family import get_family
 from genzoo.models.vae import VAE, VAEConfig
 from genzoo.models.vae.bounds import (
     LogWeightStats,
@@ -22,12 +23,11 @@ from genzoo.models.vae.bounds import (
     iwae_bound,
     log_mean_stderr,
 )
-from genzoo.models.vae.figures import normal_quantile_grid
+from genzoo.models.vae.family import normal_quantile_grid
 from genzoo.models.vae.importance import importance_stats, naive_stats, stream_log_weights
 from genzoo.models.vae.likelihoods import Bernoulli, DiscretizedLogistic, Likelihood
 from genzoo.models.vae.losses import gaussian_kl, gaussian_log_prob, standard_normal_log_prob
 from genzoo.models.vae.step import VAEStep
-from genzoo.registry import get_family
 
 
 def _gen(seed: int = 0) -> torch.Generator:
@@ -273,7 +273,9 @@ def test_family_interface():
     images = fam.decode(model, z)
     assert images.shape == (4, 1, 28, 28) and images.min() >= 0 and images.max() <= 1
     assert fam.data_view(VAEConfig(likelihood="logistic")) == "uint8"
-    assert fam.sample(model, 3, _gen(0), mean=True, temperature=2.0).shape == (3, 1, 28, 28)
+    assert fam.sample(model, 3, _gen(0), mean=True).shape == (3, 1, 28, 28)
+    with pytest.raises(TypeError):  # undeclared options are not swallowed
+        fam.sample(model, 3, _gen(0), temperature=2.0)
 
 
 def test_normal_quantile_grid_is_symmetric():
@@ -283,25 +285,18 @@ def test_normal_quantile_grid_is_symmetric():
     assert grid[0, 1] > 0 and grid[0, 0] < 0  # top-left: low z1, high z2
 
 
-def test_summary_panels_are_composed_from_every_epoch_on_disk(tmp_path, monkeypatch):
-    """A resumed run's summary holds the epochs drawn before the interruption too."""
-    from genzoo.models.vae import figures as vae_figures
-    from genzoo.viz import save_grid
+def test_panels_are_composed_from_every_epoch_on_disk(tmp_path):
+    """A resumed run's panels hold the epochs drawn before the interruption too."""
+    from genzoo.training.rundir import RunDir
+    from genzoo.viz.figures import draw_figures
 
-    images = torch.rand(8, 1, 28, 28, generator=_gen(0))
+    fam = get_family("vae")
+    run = RunDir(tmp_path)
     for epoch in (0, 2, 10):  # e.g. 0 and 2 before a crash, 10 after the resume
-        save_grid(images, tmp_path / f"samples_epoch{epoch:03d}.png")
-    seen = {}
-    real = vae_figures.image_file_panels
-    monkeypatch.setattr(
-        vae_figures,
-        "image_file_panels",
-        lambda rows, path: seen.setdefault(path.name, rows) and real(rows, path),
-    )
-    vae_figures.VAEFigures().summary(tmp_path, ncols=2)
-    titles = [[t for t, _ in row] for row in seen["samples.png"]]
-    assert titles == [["epoch 0", "epoch 2"], ["epoch 10"]]
-    assert (tmp_path / "samples.png").stat().st_size > 0 and "means.png" not in seen
+        run.save_snapshot("samples", epoch, torch.rand(8, 1, 28, 28, generator=_gen(epoch)))
+    draw_figures(fam.figures, tmp_path / "figures", run.snapshot_files(), [], epoch=10)
+    names = {p.name for p in (tmp_path / "figures").iterdir()}
+    assert names == {"samples.png", "samples_epoch010.png"}  # no records: no curves
 
 
 # -- command line ---------------------------------------------------------------------------------

@@ -27,12 +27,12 @@ _LAZY = {
     "make_config": "genzoo.api",
     "train": "genzoo.api",
     "load": "genzoo.api",
-    "load_run": "genzoo.api",
+    "load_run": "genzoo.runs",
     "fit": "genzoo.training.loop",
     "RunConfig": "genzoo.config",
     "TrainConfig": "genzoo.config",
     "DataConfig": "genzoo.config",
-    "get_family": "genzoo.registry",
+    "get_family": "genzoo.family",
     "load_dataset": "genzoo.data.datasets",
 }
 

@@ -6,14 +6,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from genzoo.config import DataConfig, RunConfig, TrainConfig, field_types, replace
 from genzoo.errors import ConfigError
-from genzoo.registry import get_family
+from genzoo.family import get_family
 
-__all__ = ["make_config", "train", "load", "load_run"]
+__all__ = ["make_config", "train", "load"]
 
 
 def make_config(family: str, seed: int = 0, name: str | None = None, **overrides: Any) -> RunConfig:
@@ -64,21 +63,8 @@ def train(
     return fit(cfg, run_dir, resume=resume, device=dev, quiet=quiet)
 
 
-def load_run(
-    run_dir: str | os.PathLike, which: str = "best", device: str | torch.device = "cpu"
-) -> tuple[nn.Module, RunConfig, dict[str, Any]]:
-    """``(model, config, checkpoint)`` of a run folder; the model is in eval mode on ``device``."""
-    from genzoo.training.checkpoint import load_checkpoint
-    from genzoo.training.rundir import RunDir
-
-    run = RunDir.open(run_dir)
-    state = load_checkpoint(run.checkpoint(which))
-    cfg = RunConfig.from_dict(state["config"])
-    model = get_family(cfg.family).build(cfg.model)
-    model.load_state_dict(state["model"])
-    return model.to(device).eval(), cfg, state
-
-
 def load(run_dir: str | os.PathLike, which: str = "best", device: str = "cpu") -> nn.Module:
     """The trained model of a run folder (``best.pt``, else ``last.pt``), in eval mode."""
-    return load_run(Path(run_dir), which, device)[0]
+    from genzoo.runs import load_run
+
+    return load_run(Path(run_dir), which, device).model

@@ -109,7 +109,7 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:
-        from genzoo.registry import get_family
+        from genzoo.family import get_family
 
         family = get_family(d["family"])
         return cls(

@@ -118,3 +118,41 @@ def add_config_flags(
 def collect_overrides(ns: argparse.Namespace, names: list[str]) -> dict[str, Any]:
     """The given (non-suppressed) values among ``names``."""
     return {n: getattr(ns, n) for n in names if hasattr(ns, n)}
+
+
+def add_family_options(parser: argparse.ArgumentParser, what: str) -> list[str]:
+    """Flags for the ``what`` (``sample`` or ``evaluate``) options every family declares, one
+    group per family; returns their names. Which of them apply is known only once the run's
+    family is: ``family_overrides`` then refuses the ones that family does not declare."""
+    from genzoo.family import family_names, get_family
+
+    seen: dict[str, str] = {}
+    for fam_name in family_names():
+        family = get_family(fam_name)
+        declared = getattr(family, f"{what}_options")
+        if not declared:
+            continue
+        group = parser.add_argument_group(f"{what} options of the {fam_name} family")
+        for opt in declared:
+            if opt.name in seen:  # declared by an earlier family too: one flag serves both
+                continue
+            seen[opt.name] = fam_name
+            kwargs: dict[str, Any] = {"dest": opt.name, "default": argparse.SUPPRESS}
+            if opt.type is bool:
+                kwargs["action"] = argparse.BooleanOptionalAction
+            else:
+                kwargs.update(type=_scalar_parser(opt.type), choices=opt.choices)
+                kwargs["metavar"] = opt.type.__name__.upper() if opt.choices is None else None
+            group.add_argument(opt.flag, help=f"{opt.help} (default: {opt.default})", **kwargs)
+    return list(seen)
+
+
+def family_overrides(
+    ns: argparse.Namespace, names: list[str], family: Any, what: str
+) -> dict[str, Any]:
+    """The checked ``what`` options of ``family`` from the given flags (with defaults);
+    a flag the family does not declare is a ``ConfigError`` (exit 2, one line)."""
+    from genzoo.family import resolve_options
+
+    given = collect_overrides(ns, names)
+    return resolve_options(family.name, what, getattr(family, f"{what}_options"), given)

@@ -1,4 +1,4 @@
-"""``genzoo evaluate RUN``: test metrics into RUN/eval.json."""
+"""``genzoo evaluate RUN [family options]``: test metrics into RUN/eval.json."""
 
 from __future__ import annotations
 
@@ -10,15 +10,25 @@ __all__ = ["add_parser"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="evaluate a trained run on the test split")
-    p.add_argument("run", help="run folder")
-    p.add_argument("--split", choices=["val", "test"], default="test")
-    p.add_argument("--checkpoint", choices=["best", "last"], default="best")
-    p.add_argument("--k", type=int, default=None, help="VAE: importance samples for the NLL")
-    p.add_argument(
-        "--dequant-samples", type=int, default=None, help="flows: dequantisation draws to average"
+    from genzoo.cli.args import add_family_options
+    from genzoo.cli.common import add_runtime_flags
+
+    p = sub.add_parser(
+        "evaluate",
+        help="evaluate a trained run on the test split",
+        description="Evaluate a trained run into RUN/eval.json: the family's likelihood "
+        "metrics and sample quality. The options below a family's heading apply to runs of "
+        "that family only; any other is refused.",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("run", help="run folder")
+    p.add_argument(
+        "--split", choices=["val", "test"], default="test", help="data split (default: test)"
+    )
+    p.add_argument(
+        "--checkpoint", choices=["best", "last"], default="best",
+        help="which checkpoint (default: best, else last)",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="seed of every estimate (default: 0)")
     p.add_argument(
         "--samples",
         type=int,
@@ -27,20 +37,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "run's --limit-eval when smaller: tiny runs get a tiny evaluation)",
     )
     p.add_argument("--no-quality", action="store_true", help="skip the sample-quality metrics")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None)
-    p.set_defaults(handler=run)
+    add_runtime_flags(p)
+    p.set_defaults(handler=run, family_options=add_family_options(p, "evaluate"))
 
 
 def run(args: argparse.Namespace) -> int:
-    from genzoo.evaluation.run_eval import evaluate_run
+    from genzoo.cli.args import family_overrides
+    from genzoo.runs import load_run
+    from genzoo.runs.evaluate import evaluate_run
     from genzoo.training.runtime import setup_runtime
 
     dev = setup_runtime(args.device, args.threads)
+    loaded = load_run(args.run, args.checkpoint, dev)
+    options = family_overrides(args, args.family_options, loaded.family, "evaluate")
     result = evaluate_run(
-        args.run, device=dev, split=args.split, checkpoint=args.checkpoint, k=args.k,
-        dequant_samples=args.dequant_samples, seed=args.seed, samples=args.samples,
-        quality=not args.no_quality,
+        loaded, split=args.split, seed=args.seed, samples=args.samples,
+        quality=not args.no_quality, **options,
     )  # fmt: skip
     print(json.dumps(result, indent=2))
     print(f"wrote {Path(args.run) / 'eval.json'}")

@@ -36,16 +36,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from genzoo.api import load_run
-    from genzoo.models.latent_walk import interpolation_grid
+    from genzoo.runs import load_run
+    from genzoo.runs.interpolate import interpolation_grid
     from genzoo.training.runtime import resolve_device
     from genzoo.viz import save_grid
 
     dev = resolve_device(args.device)
-    model, cfg, _ = load_run(args.run, args.checkpoint, dev)
     images, text = interpolation_grid(
-        model, cfg, rows=args.rows, steps=args.steps, path=args.path, seed=args.seed,
-        candidates=args.candidates, device=dev,
+        load_run(args.run, args.checkpoint, dev), rows=args.rows, steps=args.steps,
+        path=args.path, seed=args.seed, candidates=args.candidates,
     )  # fmt: skip
     out = Path(args.out) if args.out else Path(args.run) / "figures" / f"interp-{args.path}.png"
     save_grid(images, out, nrow=args.steps)

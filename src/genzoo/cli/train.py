@@ -23,7 +23,7 @@ _NPROC_HELP = (
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from genzoo.registry import family_names, get_family
+    from genzoo.family import family_names, get_family
 
     p = sub.add_parser("train", help="train a model family", description="Train a model.")
     fams = p.add_subparsers(dest="family", metavar="FAMILY", required=True, parser_class=type(p))

@@ -24,13 +24,13 @@ def reproduce(
     log: Any = print,
 ) -> tuple[Path, Path]:
     """Train/reuse/resume, evaluate and report; returns ``(report.md, report.html)``."""
-    from genzoo.api import load_run
     from genzoo.evaluation.classifier import load_classifier
     from genzoo.evaluation.floor import real_floor
     from genzoo.evaluation.quality import QualityConfig
-    from genzoo.models.latent_walk import interpolation_grid
     from genzoo.reproduce.report import build_report
     from genzoo.reproduce.runner import run_stages
+    from genzoo.runs import load_run
+    from genzoo.runs.interpolate import interpolation_grid
     from genzoo.training.runtime import environment
     from genzoo.viz import save_grid
 
@@ -51,10 +51,9 @@ def reproduce(
         real_floor(classifier, "mnist", qcfg, data=data, view=view) for view in ("unit", "binary")
     ]
     gan = next(r for r in results if r["key"] == "gan-mlp")
-    model, cfg, _ = load_run(gan["run"], "last", device)
     images, text = interpolation_grid(
-        model, cfg, rows=preset.interpolation_rows, steps=9, path="quantile", seed=seed,
-        device=device,
+        load_run(gan["run"], "last", device), rows=preset.interpolation_rows, steps=9,
+        path="quantile", seed=seed,
     )  # fmt: skip
     interp = save_grid(images, gan["run"] / "figures" / "interp-quantile.png", nrow=9)
     interp.with_suffix(".txt").write_text(text.capitalize() + ".")

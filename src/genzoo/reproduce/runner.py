@@ -73,7 +73,7 @@ def run_stages(
     log: Any = print,
 ) -> list[StageResult]:
     """Train and evaluate every stage of ``preset`` under ``out/runs``; returns their results."""
-    from genzoo.evaluation.run_eval import evaluate_run
+    from genzoo.runs.evaluate import evaluate_run
 
     runs = out / "runs"
     runs.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
-"""The generic training loop. It knows nothing about any family: it asks the registry for the
-family's model, step and data view, then runs epochs, validation, metrics, checkpoints and the
-family's figure hooks.
+"""The generic training loop. It knows nothing about any family: it asks the family for its
+family's model, step and data view, then runs epochs, validation, metrics and checkpoints, and
+at the sample epochs keeps the family's snapshots and draws its declared figures.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from genzoo.config import RunConfig
 from genzoo.data import EpochBatches, ImageData, eval_batches, load_dataset
 from genzoo.data.views import Binarizer
 from genzoo.errors import CheckpointError, NonFiniteLossError
-from genzoo.registry import get_family
+from genzoo.family import Family, get_family
 from genzoo.seeding import derive_seed, make_generator
 from genzoo.training.checkpoint import load_checkpoint, save_checkpoint
 from genzoo.training.distributed import (
@@ -162,6 +162,53 @@ def _restore_partial(
         torch.manual_seed(derive_seed(seed, "torch-resumed", epoch, rank, start))
 
 
+class _Figures:
+    """Keeps the family's snapshots at the sample epochs and draws its declared figures (on the
+    rank that writes the run folder; a no-op elsewhere)."""
+
+    def __init__(
+        self, family: Family, model: nn.Module, cfg: RunConfig, run: RunDir | None, x_val: Tensor
+    ) -> None:
+        self.family, self.model, self.cfg, self.run = family, model, cfg, run
+        self.val_x = x_val[:64]
+
+    def _snapshot(self, epoch: int) -> None:
+        model = self.model
+        was_training = model.training
+        model.eval()
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            shots = self.family.snapshots(model, self.cfg.model, self.val_x.to(device))
+        model.train(was_training)
+        for name, images in shots.items():
+            self.run.save_snapshot(name, epoch, images)  # type: ignore[union-attr]
+
+    def _draw(self, epoch: int | None) -> None:
+        from genzoo.viz.figures import draw_figures
+
+        run = self.run
+        assert run is not None
+        draw_figures(
+            self.family.figures, run.figures, run.snapshot_files(), run.read_metrics(),
+            run.read_metrics(steps=True), epoch=epoch,
+        )  # fmt: skip
+
+    def epoch_end(self, epoch: int) -> None:
+        """Snapshots and every figure at a sample epoch (0 = untrained)."""
+        if self.run is None or epoch not in self.cfg.train.sample_epochs:
+            return
+        self._snapshot(epoch)
+        self._draw(epoch)
+
+    def train_end(self, epochs: int) -> None:
+        """Snapshots of the final epoch too when it is not a sample epoch, then every figure."""
+        if self.run is None or epochs in self.cfg.train.sample_epochs:
+            return  # drawn at that epoch's end
+        if epochs > 0:
+            self._snapshot(epochs)
+        self._draw(epochs)
+
+
 def fit(
     cfg: RunConfig,
     run_dir: str | os.PathLike | None = None,
@@ -211,7 +258,6 @@ def fit(
 
     if run_dir is not None and main and run is None:
         run = RunDir.create(run_dir, cfg.to_dict(), env or environment(dev))
-    step.run = run if main else None
 
     epochs_done, batches_done, global_step = 0, 0, 0
     best_val = math.inf
@@ -245,8 +291,9 @@ def fit(
             **extra,
         }
 
-    if epochs_done == 0 and batches_done == 0 and main:
-        step.on_epoch_end(0)
+    figures = _Figures(family, model, cfg, run if main else None, x_val)
+    if epochs_done == 0 and batches_done == 0:
+        figures.epoch_end(0)
 
     for epoch in range(epochs_done + 1, tc.epochs + 1):
         model.train()
@@ -343,8 +390,7 @@ def fit(
                 f"val {format_metrics(val_terms)}  |  {elapsed:.1f}s "
                 f"{n_seen / max(elapsed, 1e-9):.0f} ex/s"
             )
-            step.on_epoch_end(epoch)
+            figures.epoch_end(epoch)
 
-    if main:
-        step.on_train_end()
+    figures.train_end(tc.epochs)
     return FitResult(model=model, step=step, history=history, run=run, best_val=best_val)

@@ -1,16 +1,23 @@
-"""Run folders: ``config.json``, ``metrics.jsonl``, ``checkpoints/{last,best}.pt``, ``figures/``."""
+"""Run folders: ``config.json``, ``metrics.jsonl``, ``checkpoints/{last,best}.pt``,
+``snapshots/`` (the images a family hands over for its figures) and ``figures/``."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
 
+import torch
+from torch import Tensor
+
 from genzoo.errors import CheckpointError, ConfigError
 
 __all__ = ["RunDir"]
+
+_SNAPSHOT = re.compile(r"(?P<name>.+)_epoch(?P<epoch>\d+)\.pt")
 
 
 class RunDir:
@@ -49,6 +56,10 @@ class RunDir:
         d = self.path / "figures"
         d.mkdir(parents=True, exist_ok=True)
         return d
+
+    @property
+    def snapshots(self) -> Path:
+        return self.path / "snapshots"
 
     # creation ---------------------------------------------------------------------------
     @classmethod
@@ -94,6 +105,25 @@ class RunDir:
         tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
         os.replace(tmp, target)
         return target
+
+    def save_snapshot(self, name: str, epoch: int, images: Tensor) -> Path:
+        """Keep images ``(N, C, H, W)`` in [0, 1] as uint8 ``snapshots/{name}_epoch{E:03d}.pt``."""
+        pixels = (images.detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
+        target = self.snapshots / f"{name}_epoch{epoch:03d}.pt"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+        torch.save(pixels, tmp)
+        os.replace(tmp, target)
+        return target
+
+    def snapshot_files(self) -> dict[str, list[tuple[int, Path]]]:
+        """Saved snapshots: name -> ``(epoch, file)`` pairs, oldest first."""
+        out: dict[str, list[tuple[int, Path]]] = {}
+        for f in sorted(self.snapshots.glob("*_epoch*.pt")):
+            m = _SNAPSHOT.fullmatch(f.name)
+            if m:
+                out.setdefault(m["name"], []).append((int(m["epoch"]), f))
+        return out
 
     def append_metrics(self, record: dict[str, Any], steps: bool = False) -> None:
         target = self.steps_path if steps else self.metrics_path

@@ -28,7 +28,6 @@ class Step:
         self.cfg = cfg
         self.train_cfg = train
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
-        self.run: Any = None  # the RunDir, set by the loop on rank 0 (None when not writing)
 
     # to implement ----------------------------------------------------------------------------
     def train_step(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
@@ -39,13 +38,7 @@ class Step:
         """Per-example terms ``(B,)`` on ``batch`` without changing any weight (no grad)."""
         raise NotImplementedError
 
-    # optional hooks ----------------------------------------------------------------------
-    def on_epoch_end(self, epoch: int) -> None:
-        """Called after each epoch (and with ``epoch=0`` before training) on rank 0 only."""
-
-    def on_train_end(self) -> None:
-        """Called once after the last epoch on rank 0 only (curves, summaries)."""
-
+    # optional ----------------------------------------------------------------------------
     def distribute(self, wrap: Callable[..., nn.Module]) -> None:
         """Wrap the networks this step calls for data-parallel training (DDP).
 

@@ -1,41 +1,98 @@
-"""Registers the GAN family."""
+"""The GAN family: the report's MLP GAN or a DCGAN, BCE-with-logits losses, two optimizers."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import torch
 from torch import Tensor
 
 from genzoo.config import TrainConfig
+from genzoo.family import CurveFigure, Family, ImageFigure, Series
 from genzoo.models.gan.config import GANConfig
+from genzoo.models.gan.losses import EQUILIBRIUM_D_LOSS
 from genzoo.models.gan.model import GAN
 from genzoo.models.gan.step import GANStep
-from genzoo.registry import Family
+from genzoo.seeding import make_generator
 
-__all__ = ["FAMILY"]
+__all__ = ["GANFamily"]
 
-
-def _sample(model: GAN, n: int, generator: torch.Generator, **_: Any) -> Tensor:
-    return model.sample(n, generator)
-
-
-def _decode(model: GAN, z: Tensor) -> Tensor:
-    return model.decode(z)
+_GRID = 25  # 5x5 samples from fixed latents
+_FIXED_NOISE_SEED = 0
+_LOG4 = (("log 4 (D at equilibrium)", EQUILIBRIUM_D_LOSS),)
+_HALF = (("1/2", 0.5),)
 
 
-FAMILY = Family(
-    name="gan",
-    description="generative adversarial network, MLP (the report's) or DCGAN",
-    config_cls=GANConfig,
-    build=GAN,
-    make_step=GANStep,
-    data_view=lambda cfg: "signed",
+class GANFamily(Family):
+    name = "gan"
+    description = "generative adversarial network, MLP (the report's) or DCGAN"
+    config_cls = GANConfig
     # the report's schedule; betas (0.5, 0.999) as in DCGAN, the usual choice for GANs
-    train_defaults=TrainConfig(
+    train_defaults = TrainConfig(
         epochs=200, batch_size=64, lr=5e-4, betas=(0.5, 0.999), sample_epochs=(0, 2, 8, 100, 200)
-    ),
-    sample=_sample,
-    decode=_decode,
-    latent_dim=lambda cfg: cfg.z_dim,
-)
+    )
+    figures = (
+        ImageFigure("samples", "Samples from the same 25 latents over training.", nrow=5, ncols=6),
+        CurveFigure(
+            "losses",
+            "Discriminator and generator losses per step (smoothed); the discriminator's loss "
+            "at the equilibrium D = 1/2 is log 4 (marked).",
+            (Series("D", "loss_d", "steps", smooth=True), Series("G", "loss_g", "steps", True)),
+            ylabel="loss (nats), smoothed",
+            hlines=_LOG4,
+        ),
+        CurveFigure(
+            "losses_epoch",
+            "Discriminator and generator losses per epoch; log 4 marks D at equilibrium.",
+            (
+                Series("D (train)", "loss_d", "train"),
+                Series("G (train)", "loss_g", "train"),
+                Series("D (val)", "loss_d", "val"),
+            ),
+            ylabel="loss (nats)",
+            hlines=_LOG4,
+        ),
+        CurveFigure(
+            "d_outputs",
+            "Mean D(x) and D(G(z)) per step (smoothed); 1/2 at equilibrium.",
+            (Series("D(x)", "d_real", "steps", True), Series("D(G(z))", "d_fake", "steps", True)),
+            ylabel="mean D output, smoothed",
+            hlines=_HALF,
+        ),
+        CurveFigure(
+            "d_outputs_epoch",
+            "Mean D(x) and D(G(z)) per epoch, train and validation; 1/2 at equilibrium.",
+            (
+                Series("D(x) (train)", "d_real", "train"),
+                Series("D(G(z)) (train)", "d_fake", "train"),
+                Series("D(x) (val)", "d_real", "val"),
+                Series("D(G(z)) (val)", "d_fake", "val"),
+            ),
+            ylabel="mean D output",
+            hlines=_HALF,
+        ),
+    )
+
+    def build(self, cfg: GANConfig) -> GAN:
+        return GAN(cfg)
+
+    def make_step(self, model: torch.nn.Module, cfg: GANConfig, train: TrainConfig) -> GANStep:
+        return GANStep(model, cfg, train)
+
+    def data_view(self, cfg: GANConfig) -> str:
+        return "signed"
+
+    def sample(self, model: GAN, n: int, generator: torch.Generator) -> Tensor:
+        return model.sample(n, generator)
+
+    def latent_dim(self, cfg: GANConfig) -> int:
+        return cfg.z_dim
+
+    @torch.no_grad()
+    def decode(self, model: GAN, z: Tensor) -> Tensor:
+        return model.decode(z)
+
+    @torch.no_grad()
+    def snapshots(self, model: GAN, cfg: GANConfig, val_x: Tensor) -> dict[str, Tensor]:
+        device = next(model.parameters()).device
+        gen = make_generator(_FIXED_NOISE_SEED, "gan", "fixed-noise")
+        z = torch.randn(_GRID, cfg.z_dim, generator=gen).to(device)  # (25, z_dim)
+        return {"samples": model.decode(z)}

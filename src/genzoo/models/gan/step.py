@@ -25,7 +25,6 @@ from torch import Tensor
 
 from genzoo.config import TrainConfig
 from genzoo.data.batches import Batch
-from genzoo.models.gan.figures import GANFigures
 from genzoo.models.gan.losses import discriminator_loss, generator_loss
 from genzoo.models.gan.model import GAN
 from genzoo.training.step import Step
@@ -48,7 +47,6 @@ class GANStep(Step):
             "d": self.adam(gan.discriminator.parameters()),
             "g": self.adam(gan.generator.parameters()),
         }
-        self.figures = GANFigures(train.sample_epochs)
         self.g_net, self.d_net = gan.generator, gan.discriminator  # DDP-wrapped by distribute
 
     def distribute(self, wrap: Any) -> None:
@@ -113,12 +111,3 @@ class GANStep(Step):
             "d_real": torch.sigmoid(real_logits.float()),
             "d_fake": torch.sigmoid(fake_logits.float()),
         }
-
-    # figures ------------------------------------------------------------------------------
-    def on_epoch_end(self, epoch: int) -> None:
-        if self.run is not None:
-            self.figures.epoch_end(self.gan, self.run, epoch)
-
-    def on_train_end(self) -> None:
-        if self.run is not None:
-            self.figures.train_end(self.gan, self.run)

@@ -1,6 +1,6 @@
 """Interpolation grids for any family with a latent decoder (used by ``genzoo interpolate`` and
 ``genzoo reproduce``): endpoints drawn from N(0, I), paired across classes when the evaluation
-classifier is available, decoded along a path from ``genzoo.models.interpolation``."""
+classifier is available, decoded along a path from ``genzoo.maths.interpolation``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import torch
 from torch import Tensor
 
 from genzoo.errors import ConfigError, GenzooError
-from genzoo.models.interpolation import choose_pairs, interpolate
-from genzoo.registry import get_family
+from genzoo.maths.interpolation import choose_pairs, interpolate
+from genzoo.runs.run import Run
 from genzoo.seeding import make_generator
 
 __all__ = ["interpolation_grid", "load_classifier_or_reason", "classify"]
@@ -48,19 +48,17 @@ def classify(classifier: Any, images: Tensor) -> tuple[Tensor | None, Tensor | N
 
 @torch.no_grad()
 def interpolation_grid(
-    model: Any,
-    cfg: Any,
+    run: Run,
     *,
     rows: int = 5,
     steps: int = 9,
     path: str = "lerp",
     seed: int = 0,
     candidates: int | None = None,
-    device: torch.device | str = "cpu",
 ) -> tuple[Tensor, str]:
     """``(images (rows * steps, 1, 28, 28) in [0, 1], description of the endpoints)``.
 
-    ``cfg`` is the run's ``RunConfig``; ``candidates`` prior draws (default ``max(200, 40 *
+    ``candidates`` prior draws (default ``max(200, 40 *
     rows)``) are decoded and classified to pick endpoint pairs of different classes, the most
     confidently classified draws first.
     """
@@ -71,12 +69,13 @@ def interpolation_grid(
     n_cand = candidates if candidates is not None else max(200, 40 * rows)
     if n_cand < 2:
         raise ConfigError(f"--candidates must be >= 2, got {n_cand}")
-    family = get_family(cfg.family)
-    if family.decode is None or family.latent_dim is None:
-        raise ConfigError(f"the {cfg.family} family has no latent decoder to interpolate with")
+    family, model = run.family, run.model
+    dim = family.latent_dim(run.config.model)
+    if not family.can_decode or dim is None:
+        raise ConfigError(f"the {family.name} family has no latent decoder to interpolate with")
     gen = make_generator(seed, "interpolate")
-    z = torch.randn(n_cand, family.latent_dim(cfg.model), generator=gen).to(device)  # (N, D)
-    images = torch.cat([family.decode(model, c) for c in z.split(256)])  # (N, 1, 28, 28)
+    z = torch.randn(n_cand, dim, generator=gen).to(run.device)  # (N, D)
+    images = torch.cat([family.decode(model, c) for c in z.split(256)])  # (N, C, H, W)
     classifier, reason = load_classifier_or_reason()
     labels, scores = classify(classifier, images.float().cpu())
     pairs = choose_pairs(labels, rows, gen, n=n_cand, scores=scores)

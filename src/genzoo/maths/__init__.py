@@ -1,0 +1,1 @@
+"""Pure tensor maths shared by every family and by evaluation."""

@@ -1,0 +1,95 @@
+"""Evaluate one run: the family's own test metrics plus sample quality, into ``eval.json``.
+
+Shared by ``genzoo evaluate``, ``Run.evaluate`` and ``genzoo reproduce``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import torch
+
+from genzoo.runs.run import Run, load_run
+
+__all__ = ["evaluate_run"]
+
+
+def _family_metrics(run: Run, data: Any, split: str, seed: int, options: dict) -> dict[str, Any]:
+    """The family's own metrics, or the step's validation terms on ``split`` without them."""
+    from genzoo.family import resolve_options
+    from genzoo.training.loop import evaluate_split
+
+    fam, cfg = run.family, run.config
+    opts = resolve_options(fam.name, "evaluate", fam.evaluate_options, options)
+    metrics = fam.evaluate(run.model, cfg, data, split, run.device, seed=seed, **opts)
+    if metrics is None:
+        step = fam.make_step(run.model, cfg.model, cfg.train)
+        x, y = data.view(split, fam.data_view(cfg.model)), data.labels[split]
+        metrics = evaluate_split(step, x, y, cfg.train.eval_batch_size, run.device)
+    return metrics
+
+
+def evaluate_run(
+    run: Run | str | os.PathLike,
+    *,
+    device: torch.device | str = "cpu",
+    split: str = "test",
+    checkpoint: str = "best",
+    seed: int = 0,
+    samples: int | None = None,
+    quality: bool = True,
+    **options: Any,
+) -> dict[str, Any]:
+    """Metrics of the run on ``split``; writes and returns ``RUN/eval.json``.
+
+    ``run``: a loaded ``Run`` or a run folder (then ``checkpoint`` and ``device`` say what to
+    load). ``options``: the family's declared evaluate options (``k`` for a VAE, ...).
+    ``samples`` (default 10,000, or the run's ``limit_eval`` when smaller) are drawn for FID,
+    KID, precision/recall and class coverage; likelihoods come under the common names
+    ``nll_nats``, ``bpd`` and ``neg_elbo_nats``.
+    """
+    from genzoo.data.datasets import load_dataset
+    from genzoo.evaluation.quality import QualityConfig, run_quality
+    from genzoo.training.rundir import RunDir
+
+    if samples is not None:
+        QualityConfig(samples=samples)  # validates before any slow work
+    if not isinstance(run, Run):
+        run = load_run(run, checkpoint, device)
+    cfg, family = run.config, run.family
+    default = QualityConfig.samples  # 10,000; a tiny run (--limit-eval) gets a tiny evaluation
+    samples = samples or max(16, min(default, cfg.train.limit_eval or default))
+    data = load_dataset(cfg.data.dataset, cfg.data.data_dir)
+    if cfg.train.limit_eval is not None:
+        data = data.subset({"val": cfg.train.limit_eval, "test": cfg.train.limit_eval})
+    start = time.perf_counter()
+    metrics = _family_metrics(run, data, split, seed, options)
+    folder = RunDir.open(run.path)
+    view = family.data_view(cfg.model)
+    result: dict[str, Any] = {
+        "family": cfg.family,
+        "arch": getattr(cfg.model, "arch", None),
+        "data_view": view,
+        "split": split,
+        "checkpoint_epoch": run.epochs_done,
+        "parameters": sum(p.numel() for p in run.model.parameters()),
+        "train_time_s": sum(
+            r.get("time_s", 0.0) for r in folder.read_metrics() if r.get("split") == "train"
+        ),
+        **metrics,
+    }
+    if quality and family.can_sample:
+        qcfg = QualityConfig(samples=samples, seed=seed)
+
+        def sample_fn(model: Any, n: int, generator: torch.Generator) -> torch.Tensor:
+            return run.sample(n, generator)
+
+        result.update(
+            run_quality(sample_fn, run.model, cfg.data.dataset, qcfg, run.device,
+                        cfg.data.data_dir, view)
+        )  # fmt: skip
+    result["eval_time_s"] = time.perf_counter() - start
+    folder.write_json("eval.json", result)
+    return result
