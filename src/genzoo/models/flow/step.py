@@ -7,7 +7,6 @@ every epoch, and sample grids from fixed noise at ``sample_epochs`` at temperatu
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -15,6 +14,7 @@ from torch import Tensor
 
 from genzoo.config import TrainConfig
 from genzoo.data.batches import Batch
+from genzoo.maths import bits_per_dim
 from genzoo.seeding import make_generator
 from genzoo.training.step import Step
 
@@ -33,7 +33,7 @@ class FlowStep(Step):
 
     def _terms(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
         nll = -self.model(batch.x, generator).float()
-        return {"loss": nll, "bpd": nll / (self._flow.dims * math.log(2.0))}
+        return {"loss": nll, "bpd": bits_per_dim(nll, self._flow.dims)}
 
     def train_step(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
         terms = self._terms(batch, generator)
