@@ -16,6 +16,7 @@ from genzoo.config import TrainConfig
 from genzoo.data.batches import Batch
 from genzoo.maths import bits_per_dim
 from genzoo.seeding import make_generator
+from genzoo.training.distributed import unwrap
 from genzoo.training.step import Step
 
 __all__ = ["FlowStep", "FIGURE_TEMPERATURES"]
@@ -28,7 +29,7 @@ class FlowStep(Step):
     def __init__(self, model: torch.nn.Module, cfg: Any, train: TrainConfig) -> None:
         super().__init__(model, cfg, train)
         self.optimizers = {"adam": self.adam(model.parameters())}
-        self._flow = getattr(model, "module", model)  # unwrap DistributedDataParallel
+        self._flow = unwrap(model)
         self._noise: Tensor | None = None
 
     def _terms(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:

@@ -10,6 +10,7 @@ from torch import Tensor
 from genzoo.config import TrainConfig
 from genzoo.data.batches import Batch
 from genzoo.models.vae.figures import VAEFigures
+from genzoo.training.distributed import unwrap
 from genzoo.training.step import Step
 
 __all__ = ["VAEStep"]
@@ -33,7 +34,7 @@ class VAEStep(Step):
     @property
     def vae(self) -> Any:
         """The VAE itself, also when the model is wrapped (e.g. DistributedDataParallel)."""
-        return getattr(self.model, "module", self.model)
+        return unwrap(self.model)
 
     def _terms(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
         out = self.model(batch.x, generator)
