@@ -26,8 +26,11 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
     return dict(action.choices)
 
 
-def test_registered_families_use_the_checked_configs():
-    assert {get_family(n).config_cls for n in family_names()} <= set(CONFIGS)
+def test_the_shipped_families_use_the_checked_configs():
+    # other tests may register toy families, so only the shipped ones are checked
+    shipped = {"vae": VAEConfig, "gan": GANConfig, "flow": FlowConfig}
+    assert set(shipped) <= set(family_names())
+    assert {n: get_family(n).config_cls for n in shipped} == shipped
 
 
 @pytest.mark.parametrize("cls", CONFIGS, ids=lambda c: c.__name__)
