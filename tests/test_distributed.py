@@ -27,7 +27,7 @@ from genzoo.config import TrainConfig
 from genzoo.data.datasets import ImageData
 from genzoo.errors import ConfigError
 from genzoo.family import Family, get_family, register
-from genzoo.training.distributed import unwrapped_state_dict
+from genzoo.training.distributed import unwrap, unwrapped_state_dict
 from genzoo.training.loop import fit
 from genzoo.training.step import Step
 from genzoo.training.syncbn import DistributedBatchNorm, global_mean_var
@@ -348,3 +348,6 @@ def test_unwrapped_state_dict_strips_nested_wrappers():
     assert list(model.state_dict()) == ["inner.module.weight", "inner.module.bias"]
     assert list(unwrapped_state_dict(model)) == keys
     assert list(unwrapped_state_dict(FakeDDP(Holder()))) == keys
+    inner = Holder()
+    assert unwrap(FakeDDP(inner)) is inner and unwrap(inner) is inner
+    assert unwrap(model) is model  # only the outer wrapper is removed

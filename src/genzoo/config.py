@@ -2,6 +2,9 @@
 
 Every config round-trips through JSON (``to_dict`` / ``from_dict``) and validates itself in
 ``__post_init__`` without side effects, raising ``ConfigError`` with a one-line message.
+Fields are declared with ``opt(default, help, ge=..., lt=...)``: the help becomes the CLI
+flag's description and the bounds are checked by ``check_fields``, as are the choices of
+``Literal`` fields; ``__post_init__`` adds only the checks that involve several fields.
 """
 
 from __future__ import annotations
@@ -21,12 +24,95 @@ __all__ = [
     "config_to_dict",
     "config_from_dict",
     "field_types",
+    "opt",
+    "check_fields",
+    "field_help",
 ]
 
+_BOUNDS = ("ge", "gt", "le", "lt")
 
-def _require(cond: bool, message: str) -> None:
-    if not cond:
-        raise ConfigError(message)
+
+def opt(
+    default: Any,
+    help: str,  # noqa: A002 - the argparse name
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+) -> Any:
+    """A dataclass field with a one-line ``help`` and numeric bounds, checked by ``check_fields``.
+
+    Bounds apply to the value, to each element of a tuple, and never to ``None`` (an optional
+    field's "off"). ``ge``/``gt``: lower bound, inclusive/exclusive; ``le``/``lt``: upper.
+    """
+    bounds = {k: v for k, v in zip(_BOUNDS, (ge, gt, le, lt), strict=True) if v is not None}
+    return field(default=default, metadata={"help": help, "bounds": bounds})
+
+
+def field_help(f: dataclasses.Field) -> str:
+    """The one-line help declared with ``opt`` ("" when there is none)."""
+    return str(f.metadata.get("help", ""))
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _bound_message(name: str, bounds: dict[str, float], value: Any) -> str:
+    low = (
+        f"[{_fmt(bounds['ge'])}"
+        if "ge" in bounds
+        else f"({_fmt(bounds['gt'])}"
+        if "gt" in bounds
+        else None
+    )
+    high = (
+        f"{_fmt(bounds['le'])}]"
+        if "le" in bounds
+        else f"{_fmt(bounds['lt'])})"
+        if "lt" in bounds
+        else None
+    )
+    if low and high:
+        rule = f"lie in {low}, {high}"
+    else:
+        op = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+        rule = " and ".join(f"be {op[k]} {_fmt(v)}" for k, v in bounds.items())
+    return f"{name} must {rule}, got {_fmt(value)}"
+
+
+def _in_bounds(value: Any, bounds: dict[str, float]) -> bool:
+    return (
+        ("ge" not in bounds or value >= bounds["ge"])
+        and ("gt" not in bounds or value > bounds["gt"])
+        and ("le" not in bounds or value <= bounds["le"])
+        and ("lt" not in bounds or value < bounds["lt"])
+    )
+
+
+def check_fields(cfg: Any) -> None:
+    """Validate every field of dataclass ``cfg``: ``Literal`` choices and declared bounds.
+
+    Raises ``ConfigError`` with one line naming the flag, e.g.
+    ``alpha must lie in (0, 0.5), got 0``.
+    """
+    hints = field_types(type(cfg))
+    for f in fields(cfg):
+        value, name = getattr(cfg, f.name), f.name.replace("_", "-")
+        tp = hints[f.name]
+        if typing.get_origin(tp) is Literal:
+            choices = typing.get_args(tp)
+            if value not in choices:
+                raise ConfigError(
+                    f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}"
+                )
+        bounds = f.metadata.get("bounds") or {}
+        if not bounds or value is None:
+            continue
+        for v in value if isinstance(value, tuple) else (value,):
+            if not _in_bounds(v, bounds):
+                raise ConfigError(_bound_message(name, bounds, v))
 
 
 LRSchedule = Literal["constant", "cosine"]  # see genzoo.training.schedule
@@ -36,53 +122,37 @@ LRSchedule = Literal["constant", "cosine"]  # see genzoo.training.schedule
 class TrainConfig:
     """Settings of the generic training loop (families give their own defaults)."""
 
-    epochs: int = 40
-    batch_size: int = 128
-    lr: float = 1e-3
-    lr_schedule: LRSchedule = "constant"  # cosine: to 0 at the last step
-    betas: tuple[float, float] = (0.9, 0.999)
-    grad_clip: float | None = None  # max gradient norm, None = off
-    eval_batch_size: int = 1000
-    checkpoint_every: int = 0  # also checkpoint every N steps (0 = only at epoch ends)
-    sample_epochs: tuple[int, ...] = ()  # epochs at which families draw figures (0 = untrained)
-    limit_train: int | None = None  # use only the first N training images (tiny runs)
-    limit_eval: int | None = None  # use only the first N validation/test images
-    log_every: int = 50  # steps between lines of the per-step log (0 = off)
-    precision: Literal["fp32", "bf16"] = "fp32"
+    epochs: int = opt(40, "passes over the training set (0: only the untrained model)", ge=0)
+    batch_size: int = opt(128, "training examples per update (global, over all processes)", ge=1)
+    lr: float = opt(1e-3, "Adam's base learning rate", gt=0)
+    lr_schedule: LRSchedule = opt("constant", "constant, or cosine decay to 0 at the last step")
+    betas: tuple[float, float] = opt((0.9, 0.999), "Adam's beta1,beta2, each in [0, 1)", ge=0, lt=1)
+    grad_clip: float | None = opt(None, "clip the gradient norm at this value (none: off)", gt=0)
+    eval_batch_size: int = opt(1000, "examples per batch in validation and evaluation", ge=1)
+    checkpoint_every: int = opt(0, "also checkpoint every N steps (0: only at epoch ends)", ge=0)
+    sample_epochs: tuple[int, ...] = opt(
+        (), "epochs at which families draw figures (0: untrained)", ge=0
+    )
+    limit_train: int | None = opt(None, "train on the first N images only (none: all)", ge=1)
+    limit_eval: int | None = opt(None, "validate/test on the first N images only (none: all)", ge=1)
+    log_every: int = opt(50, "steps between lines of the per-step log (0: off)", ge=0)
+    precision: Literal["fp32", "bf16"] = opt("fp32", "fp32, or bf16 autocast for the networks")
 
     def __post_init__(self) -> None:
-        _require(self.epochs >= 0, f"epochs must be >= 0, got {self.epochs}")
-        _require(self.batch_size >= 1, f"batch-size must be >= 1, got {self.batch_size}")
-        _require(self.lr > 0, f"lr must be > 0, got {self.lr}")
-        for name, tp in field_types(TrainConfig).items():  # lr_schedule, precision
-            if typing.get_origin(tp) is Literal:
-                choices = typing.get_args(tp)
-                value = getattr(self, name)
-                _require(
-                    value in choices,
-                    f"{name.replace('_', '-')} must be one of {', '.join(choices)}, got {value!r}",
-                )
-        _require(all(0 <= b < 1 for b in self.betas), f"betas must lie in [0, 1): {self.betas}")
-        _require(self.grad_clip is None or self.grad_clip > 0, "grad-clip must be > 0 (or none)")
-        _require(self.eval_batch_size >= 1, "eval-batch-size must be >= 1")
-        _require(self.checkpoint_every >= 0, "checkpoint-every must be >= 0")
-        _require(all(e >= 0 for e in self.sample_epochs), "sample-epochs must be >= 0")
-        for name in ("limit_train", "limit_eval"):
-            value = getattr(self, name)
-            _require(value is None or value >= 1, f"{name.replace('_', '-')} must be >= 1")
-        _require(self.log_every >= 0, "log-every must be >= 0")
+        check_fields(self)
 
 
 @dataclass(frozen=True)
 class DataConfig:
     """Which data set, and where to look for it first."""
 
-    dataset: str = "mnist"
-    data_dir: str | None = None
+    dataset: str = opt("mnist", "data set name")
+    data_dir: str | None = opt(None, "look for the data set here first (none: $GENZOO_DATA_DIR)")
 
     def __post_init__(self) -> None:
         from genzoo.data.sources import get_spec
 
+        check_fields(self)
         get_spec(self.dataset)
 
 

@@ -6,10 +6,10 @@ import argparse
 import sys
 import types
 import typing
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, Field, fields
 from typing import Any, Literal, NoReturn
 
-from genzoo.config import field_types
+from genzoo.config import field_help, field_types
 
 __all__ = ["Parser", "add_config_flags", "collect_overrides", "flag_name"]
 
@@ -72,6 +72,12 @@ def _converter(tp: Any) -> tuple[Any, list[Any] | None, str]:
     return _scalar_parser(tp), None, tp.__name__.upper()
 
 
+def _help(f: Field, shown: Any) -> str:
+    """The field's declared help and its default, e.g. ``latent dimensions (default: 20)``."""
+    text = field_help(f)
+    return f"{text} (default: {shown})" if text else f"(default: {shown})"
+
+
 def add_config_flags(
     parser: argparse.ArgumentParser, cls: type, defaults: Any = None, title: str | None = None
 ) -> list[str]:
@@ -98,7 +104,7 @@ def add_config_flags(
                 dest=f.name,
                 action=argparse.BooleanOptionalAction,
                 default=argparse.SUPPRESS,
-                help=f"(default: {shown})",
+                help=_help(f, shown),
             )
         else:
             parse, choices, metavar = _converter(tp)
@@ -109,7 +115,7 @@ def add_config_flags(
                 choices=choices,
                 metavar=metavar,
                 default=argparse.SUPPRESS,
-                help=f"(default: {shown})",
+                help=_help(f, shown),
             )
         names.append(f.name)
     return names

@@ -23,6 +23,7 @@ from genzoo.data import EpochBatches, load_dataset
 from genzoo.errors import ConfigError
 from genzoo.evaluation.classifier import ClassifierArch, MnistClassifier, save_classifier
 from genzoo.seeding import derive_seed, make_generator
+from genzoo.training.schedule import apply_lr, lr_factor
 
 __all__ = ["EvaluatorConfig", "augment", "accuracy", "train_classifier"]
 
@@ -100,9 +101,7 @@ def train_classifier(
     images, labels = data.images["train"], data.labels["train"]
     steps_per_epoch = len(EpochBatches(images, labels, "unit", cfg.batch_size, cfg.seed, 1))
     total = cfg.epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
-    )
+    step = 0
     x_val, y_val = data.view("val", "unit"), data.labels["val"]
     history = []
     start = time.perf_counter()
@@ -118,8 +117,9 @@ def train_classifier(
             loss = F.cross_entropy(logits, batch.y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            apply_lr([opt], lr_factor("cosine", step, total))  # the training loop's schedule
             opt.step()
-            sched.step()
+            step += 1
             loss_sum += loss.item() * len(batch)
             correct += int((logits.argmax(1) == batch.y).sum())
             seen += len(batch)

@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from genzoo.models.vae.losses import gaussian_kl
+from genzoo.maths import gaussian_kl
 
 __all__ = ["REPORT_EXAMPLES", "kl_examples"]
 

@@ -33,6 +33,7 @@ __all__ = [
     "shutdown",
     "DDP",
     "ddp_wrapper",
+    "unwrap",
     "unwrapped_state_dict",
     "check_replicas",
     "RankFailedError",
@@ -234,11 +235,15 @@ def check_replicas(model: nn.Module, epoch: int, rtol: float = 1e-6) -> None:
             )
 
 
+def unwrap(module: nn.Module) -> nn.Module:
+    """The module inside a ``DistributedDataParallel`` wrapper; ``module`` itself if unwrapped."""
+    return module.module if isinstance(module, DistributedDataParallel) else module
+
+
 def unwrapped_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     """``model.state_dict()`` without the ``module.`` segments that DDP wrappers add, wherever
     in the tree a family placed them, so checkpoints load into an unwrapped model."""
-    if isinstance(model, DistributedDataParallel):
-        model = model.module
+    model = unwrap(model)
     state = model.state_dict()
     wrapped = [n for n, m in model.named_modules() if isinstance(m, DistributedDataParallel)]
     for name in sorted(wrapped, key=len, reverse=True):

@@ -10,7 +10,6 @@ from genzoo.models.flow.base import (
 )
 from genzoo.models.flow.config import FlowConfig
 from genzoo.models.flow.coupling import AffineCoupling, channel_mask, checkerboard_mask
-from genzoo.models.flow.metrics import bits_per_dim
 from genzoo.models.flow.model import Flow, build_flow, preprocessing
 from genzoo.models.flow.multiscale import FactorOut, realnvp_flow
 from genzoo.models.flow.normalization import ActNorm
@@ -27,7 +26,6 @@ __all__ = [
     "AffineCoupling",
     "checkerboard_mask",
     "channel_mask",
-    "bits_per_dim",
     "Flow",
     "build_flow",
     "preprocessing",

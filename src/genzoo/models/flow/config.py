@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from genzoo.errors import ConfigError
+from genzoo.config import check_fields, opt
 
 __all__ = ["FlowConfig"]
 
@@ -24,21 +24,16 @@ class FlowConfig:
     used 0.05, which trains far worse with the report's tanh-bounded couplings: see preprocess).
     """
 
-    arch: Literal["mlp", "realnvp"] = "mlp"
-    alpha: float = 1e-6
-    pairs: int = 4
-    hidden: int = 1024
-    compact: bool = True
-    scales: int = 2
-    channels: int = 64
-    blocks: int = 4
-    actnorm: bool = True
+    arch: Literal["mlp", "realnvp"] = opt("mlp", "mlp (the report's couplings) or realnvp")
+    # alpha = 0 lets fp32 dequantised pixels reach exactly 0 or 1: an infinite logit
+    alpha: float = opt(1e-6, "squeeze alpha + (1 - 2 alpha) x before the logit", gt=0, lt=0.5)
+    pairs: int = opt(4, "pairs of checkerboard couplings (mlp only)", ge=1)
+    hidden: int = opt(1024, "width of the coupling conditioners (mlp only)", ge=1)
+    compact: bool = opt(True, "mlp conditioners skip the masked inputs and outputs")
+    scales: int = opt(2, "factor-out levels of the 28x28 image (realnvp only)", ge=1, le=2)
+    channels: int = opt(64, "channels of the residual conditioners (realnvp only)", ge=1)
+    blocks: int = opt(4, "residual blocks per conditioner (realnvp only)", ge=1)
+    actnorm: bool = opt(True, "ActNorm after each coupling (realnvp only)")
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.alpha < 0.5:
-            raise ConfigError(f"alpha must lie in [0, 0.5), got {self.alpha}")
-        for name in ("pairs", "hidden", "scales", "channels", "blocks"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.scales > 2:
-            raise ConfigError(f"scales must be 1 or 2 for 28x28 images, got {self.scales}")
+        check_fields(self)

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from genzoo.models.flow.metrics import bits_per_dim, log_mean_exp
+from genzoo.maths import bits_per_dim, log_mean_exp
 from genzoo.models.flow.model import Flow
 from genzoo.seeding import make_generator
 
@@ -42,13 +42,13 @@ def evaluate_flow(
         lp = [model.log_prob(xb.to(device), gen).double().cpu() for xb in x.split(batch)]
         draws.append(torch.cat(lp))
     log_p = torch.stack(draws)  # (K, N)
-    per_draw = bits_per_dim(log_p.mean(1), model.dims)  # (K,)
+    per_draw = bits_per_dim(-log_p.mean(1), model.dims)  # (K,)
     nll = -log_p.mean()
     return {
-        "bpd": bits_per_dim(log_p.mean(), model.dims).item(),
+        "bpd": bits_per_dim(nll, model.dims).item(),
         "nats": nll.item(),
         "bpd_std_over_draws": per_draw.std().item() if k > 1 else 0.0,
-        "bpd_iw": bits_per_dim(log_mean_exp(log_p, 0).mean(), model.dims).item(),
+        "bpd_iw": bits_per_dim(-log_mean_exp(log_p, 0).mean(), model.dims).item(),
         "dequant_samples": k,
         "images": x.shape[0],
     }

@@ -12,9 +12,9 @@ import math
 import torch
 from torch import Tensor, nn
 
+from genzoo.maths import standard_normal_log_prob
 from genzoo.models.flow.base import CompositeTransform, Transform
 from genzoo.models.flow.config import FlowConfig
-from genzoo.models.flow.metrics import bits_per_dim, standard_normal_log_prob
 from genzoo.models.flow.mlp import mlp_flow
 from genzoo.models.flow.multiscale import realnvp_flow
 from genzoo.models.flow.preprocess import N_LEVELS, IntervalSqueeze, Logit, UniformDequantize
@@ -45,7 +45,7 @@ class Flow(nn.Module):
     def log_prob(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """``(B,)`` log-likelihood in nats; dequantisation noise from ``generator``."""
         z, logdet = self.transform(self._float(x), generator)
-        return standard_normal_log_prob(z) + logdet
+        return standard_normal_log_prob(z.flatten(1)) + logdet  # z: (B, D) or (B, *shape)
 
     def _float(self, x: Tensor) -> Tensor:
         """8-bit integers as floats of the parameters' dtype (the weights' dtype rules)."""
@@ -53,10 +53,6 @@ class Flow(nn.Module):
             return x
         ref = next(self.parameters(), None)
         return x.to(ref.dtype if ref is not None else torch.get_default_dtype())
-
-    def bits_per_dim(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """``(B,)`` bits per dimension of 8-bit ``x``."""
-        return bits_per_dim(self.log_prob(x, generator), self.dims)
 
     def encode(self, x: Tensor) -> Tensor:
         """``(B, *shape)`` 8-bit images -> ``(B, D)`` latents (dequantised at the bin centres)."""

@@ -6,7 +6,6 @@ included) and ``bpd`` = bits per dimension.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -14,6 +13,8 @@ from torch import Tensor
 
 from genzoo.config import TrainConfig
 from genzoo.data.batches import Batch
+from genzoo.maths import bits_per_dim
+from genzoo.training.distributed import unwrap
 from genzoo.training.step import Step
 
 __all__ = ["FlowStep"]
@@ -23,11 +24,11 @@ class FlowStep(Step):
     def __init__(self, model: torch.nn.Module, cfg: Any, train: TrainConfig) -> None:
         super().__init__(model, cfg, train)
         self.optimizers = {"adam": self.adam(model.parameters())}
-        self._flow = getattr(model, "module", model)  # unwrap DistributedDataParallel
+        self._flow = unwrap(model)
 
     def _terms(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
         nll = -self.model(batch.x, generator).float()
-        return {"loss": nll, "bpd": nll / (self._flow.dims * math.log(2.0))}
+        return {"loss": nll, "bpd": bits_per_dim(nll, self._flow.dims)}
 
     def train_step(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
         terms = self._terms(batch, generator)

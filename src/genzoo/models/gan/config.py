@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from genzoo.errors import ConfigError
+from genzoo.config import check_fields, opt
 
 __all__ = ["GANConfig"]
 
@@ -26,22 +26,19 @@ class GANConfig:
     - ``width``: channels of the DCGAN's 14x14 layers (ignored by the MLP).
     """
 
-    arch: Literal["mlp", "dcgan"] = "mlp"
-    z_dim: int = 100
-    g_loss: Literal["nonsaturating", "minimax"] = "nonsaturating"
-    leak: float = 0.2
-    dropout: float = 0.3
-    width: int = 64
-    ema_decay: float | None = None
+    arch: Literal["mlp", "dcgan"] = opt(
+        "mlp", "networks: mlp (the report's), or dcgan (convolutional)"
+    )
+    z_dim: int = opt(100, "latent dimensions of the generator's input", ge=1)
+    g_loss: Literal["nonsaturating", "minimax"] = opt(
+        "nonsaturating", "generator objective: -log D(G(z)), or minimax log(1 - D(G(z)))"
+    )
+    leak: float = opt(0.2, "negative slope of the LeakyReLUs", ge=0, lt=1)
+    dropout: float = opt(0.3, "dropout rate of the MLP discriminator", ge=0, lt=1)
+    width: int = opt(64, "channels of the DCGAN's 14x14 layers (dcgan only)", ge=1)
+    ema_decay: float | None = opt(
+        None, "decay of an EMA of the generator used for sampling (none: off)", gt=0, lt=1
+    )
 
     def __post_init__(self) -> None:
-        if self.z_dim < 1:
-            raise ConfigError(f"z-dim must be >= 1, got {self.z_dim}")
-        if not 0 <= self.leak < 1:
-            raise ConfigError(f"leak must lie in [0, 1), got {self.leak}")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"dropout must lie in [0, 1), got {self.dropout}")
-        if self.width < 1:
-            raise ConfigError(f"width must be >= 1, got {self.width}")
-        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
-            raise ConfigError(f"ema-decay must lie in (0, 1) (or none), got {self.ema_decay}")
+        check_fields(self)

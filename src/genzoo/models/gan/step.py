@@ -27,13 +27,14 @@ from genzoo.config import TrainConfig
 from genzoo.data.batches import Batch
 from genzoo.models.gan.losses import discriminator_loss, generator_loss
 from genzoo.models.gan.model import GAN
+from genzoo.training.distributed import unwrap
 from genzoo.training.step import Step
 
 __all__ = ["GANStep"]
 
 
 def _unwrap(model: torch.nn.Module) -> GAN:
-    return getattr(model, "module", model)  # DistributedDataParallel keeps the GAN in .module
+    return unwrap(model)  # type: ignore[return-value]  # the GAN inside DistributedDataParallel
 
 
 class GANStep(Step):

@@ -1,5 +1,6 @@
-"""Pure functions of importance log-weights: the IWAE bound, effective sample size, standard
-errors, bits per dimension (Burda et al. 2016; report section 1.4).
+"""Pure functions of importance log-weights: effective sample size, standard errors and a
+streaming accumulator (Burda et al. 2016; report section 1.4). The IWAE bound itself is
+``genzoo.maths.log_mean_exp`` of the log-weights.
 
 With weights ``w_i = p(x, z_i) / q(z_i | x)`` and ``z_i ~ q``, ``mean(w)`` is an unbiased estimate
 of ``p(x)``; its log, ``IWAE_k = logsumexp(log w) - log k``, is a lower bound on ``log p(x)`` in
@@ -17,19 +18,7 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = [
-    "iwae_bound",
-    "effective_sample_size",
-    "log_mean_stderr",
-    "bits_per_dim",
-    "LogWeightStats",
-]
-
-
-def iwae_bound(log_weights: Tensor, dim: int = 0) -> Tensor:
-    """``log((1/k) sum_i exp(log_weights_i))`` over ``dim`` (size k); ``(k, B) -> (B,)``."""
-    k = log_weights.shape[dim]
-    return torch.logsumexp(log_weights, dim=dim) - math.log(k)
+__all__ = ["effective_sample_size", "log_mean_stderr", "LogWeightStats"]
 
 
 def effective_sample_size(log_weights: Tensor, dim: int = 0) -> Tensor:
@@ -46,11 +35,6 @@ def log_mean_stderr(ess: Tensor, k: int) -> Tensor:
     plug-in variance ``mean(w^2) - mean(w)^2``).
     """
     return torch.sqrt((1.0 / ess - 1.0 / k).clamp(min=0.0))
-
-
-def bits_per_dim(nats: Tensor | float, dims: int) -> Tensor | float:
-    """Negative log-likelihood in nats per example -> bits per dimension."""
-    return nats / (dims * math.log(2.0))
 
 
 class LogWeightStats:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from genzoo.errors import ConfigError
+from genzoo.config import check_fields, opt
 
 __all__ = ["VAEConfig"]
 
@@ -20,20 +20,15 @@ class VAEConfig:
       discretised logistic on the 8-bit images (nats comparable with a flow's).
     """
 
-    arch: Literal["mlp", "conv"] = "mlp"
-    hidden: int = 500
-    z_dim: int = 20
-    likelihood: Literal["bernoulli", "logistic"] = "bernoulli"
-    channels: int = 32
+    arch: Literal["mlp", "conv"] = opt(
+        "mlp", "encoder/decoder: mlp, or conv (strided convolutions)"
+    )
+    hidden: int = opt(500, "width of the hidden layer(s)", ge=1)
+    z_dim: int = opt(20, "latent dimensions", ge=1)
+    likelihood: Literal["bernoulli", "logistic"] = opt(
+        "bernoulli", "decoder p(x|z): bernoulli (binarised) or logistic (8-bit)"
+    )
+    channels: int = opt(32, "filters of the first conv layer (conv arch only)", ge=1)
 
     def __post_init__(self) -> None:
-        if self.hidden < 1:
-            raise ConfigError(f"hidden must be >= 1, got {self.hidden}")
-        if self.z_dim < 1:
-            raise ConfigError(f"z-dim must be >= 1, got {self.z_dim}")
-        if self.channels < 1:
-            raise ConfigError(f"channels must be >= 1, got {self.channels}")
-        if self.arch not in ("mlp", "conv"):
-            raise ConfigError(f"arch must be mlp or conv, got {self.arch!r}")
-        if self.likelihood not in ("bernoulli", "logistic"):
-            raise ConfigError(f"likelihood must be bernoulli or logistic, got {self.likelihood!r}")
+        check_fields(self)

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from genzoo.data import ImageData
-from genzoo.models.vae.bounds import bits_per_dim
+from genzoo.maths import bits_per_dim
 from genzoo.models.vae.importance import importance_stats, naive_stats
 from genzoo.models.vae.model import VAE
 from genzoo.seeding import make_generator

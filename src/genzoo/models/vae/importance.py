@@ -12,6 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from genzoo.maths import gaussian_kl
 from genzoo.models.vae.bounds import LogWeightStats
 from genzoo.models.vae.model import VAE
 
@@ -40,8 +41,6 @@ def importance_stats(
 ) -> tuple[LogWeightStats, Tensor]:
     """Log-weight statistics of ``k`` draws from q(z|x) for ``x`` ``(B, 1, 28, 28)``, and the
     closed-form KL ``(B,)``."""
-    from genzoo.models.vae.losses import gaussian_kl
-
     mu, logvar = model.encode(x)
     stats = stream_log_weights(
         lambda c: model.log_weights(x, mu, logvar, c, generator), k, _chunk(x.shape[0], rows)

@@ -8,14 +8,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from genzoo.maths import gaussian_kl, standard_normal_log_prob
 from genzoo.models.vae.config import VAEConfig
 from genzoo.models.vae.likelihoods import make_likelihood
-from genzoo.models.vae.losses import gaussian_kl, standard_normal_log_prob
 from genzoo.models.vae.networks import make_decoder, make_encoder
 
 __all__ = ["VAE", "VAEOutput"]
-
-_LOG_2PI = 1.8378770664093453
 
 
 @dataclass
@@ -71,7 +69,8 @@ class VAE(nn.Module):
         """
         eps = torch.randn((k, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps  # (k, B, D)
-        log_q = -0.5 * (_LOG_2PI + logvar + eps.pow(2)).sum(dim=-1)
+        # change of variables z = mu + sigma * eps: log q(z|x) = log N(eps | 0, I) - sum(log sigma)
+        log_q = standard_normal_log_prob(eps) - 0.5 * logvar.sum(dim=-1)
         return self.likelihood.log_prob(self.decode(z), x) + standard_normal_log_prob(z) - log_q
 
     def prior_log_likelihoods(self, x: Tensor, k: int, generator: torch.Generator | None) -> Tensor:

@@ -21,11 +21,6 @@ class VAEStep(Step):
         super().__init__(model, cfg, train)
         self.optimizers = {"adam": self.adam(model.parameters())}
 
-    @property
-    def vae(self) -> Any:
-        """The VAE itself, also when the model is wrapped (e.g. DistributedDataParallel)."""
-        return getattr(self.model, "module", self.model)
-
     def _terms(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
         out = self.model(batch.x, generator)
         return {"loss": out.loss, "recon": out.recon, "kl": out.kl}
