@@ -231,8 +231,8 @@ def _summary(failures: dict[int, Any]) -> str:
         rank, f = item
         if f.exitcode < 0 and f.exitcode != -signal.SIGTERM:
             return 0, rank
-        own = f.error_file_data.get("own")  # see _record; None without an error file
-        return {True: 1, None: 2, False: 3}[own], rank
+        own = f.error_file_data.get("own")  # see _record; absent without an error file
+        return {True: 1, False: 3}.get(own, 2), rank
 
     rank, cause = min(failures.items(), key=kind)
     stopped = sum(r != rank and f.exitcode == -signal.SIGTERM for r, f in failures.items())
