@@ -159,9 +159,31 @@ def test_two_process_checkpoint_resumes_in_one(two_proc_runs, tmp_path):
     assert before[-1]["loss"] < before[0]["loss"]
 
 
-def test_killed_rank_ends_the_job(tmp_path):
-    """SIGKILL one rank mid-training: the job ends non-zero with one line naming the rank, the
-    other rank is stopped, and the last checkpoint still resumes (in one process)."""
+# (whom to signal, signal, exit code, the job's last line on stderr)
+STOPS = {
+    "rank-killed": (
+        "rank 1",
+        signal.SIGKILL,
+        1,
+        "genzoo: error: data-parallel job failed: rank 1 was killed by SIGKILL",
+    ),
+    "ctrl-c": (
+        "launcher",
+        signal.SIGINT,
+        130,
+        "genzoo: interrupted; the last checkpoint is intact",
+    ),
+    "sigterm": ("launcher", signal.SIGTERM, 143, "genzoo: stopped by SIGTERM; the last checkpoint"),
+}
+ELASTIC_LOGS = ("torch.distributed", "Sending process", "ChildFailedError", "Traceback")
+
+
+@pytest.mark.parametrize("stop", list(STOPS))
+def test_stopped_job_ends_in_one_line(stop, tmp_path):
+    """SIGKILL one rank mid-training, or Ctrl-C / SIGTERM the launcher: the job ends non-zero
+    with one line (naming the rank), every worker is stopped, nothing else of torchelastic's
+    reaches the terminal, and the last checkpoint still resumes (in one process)."""
+    whom, sig, code, line = STOPS[stop]
     run = tmp_path / "killed"
     args = ["train", "vae", "--epochs", "400", *TINY, "--log-every", "1"]
     job = _genzoo(
@@ -183,16 +205,19 @@ def test_killed_rank_ends_the_job(tmp_path):
     children = subprocess.run(
         ["pgrep", "-P", str(job.pid)], capture_output=True, text=True
     ).stdout.split()
-    rank1 = [p for p in children if b"RANK=1\0" in Path(f"/proc/{p}/environ").read_bytes()]
+    environ = {p: Path(f"/proc/{p}/environ").read_bytes() for p in children}
+    # the workers were started by torch's elastic launcher, as under torchrun
+    assert len(children) == 2 and all(b"TORCHELASTIC_RUN_ID=" in e for e in environ.values())
+    rank1 = [p for p in children if b"RANK=1\0" in environ[p]]
     assert len(rank1) == 1
     t0 = time.monotonic()
-    os.kill(int(rank1[0]), signal.SIGKILL)
+    os.kill(int(rank1[0]) if whom == "rank 1" else job.pid, sig)
     _, err = job.communicate(timeout=60)
-    assert job.returncode == 1
-    assert time.monotonic() - t0 < 30  # no hang
+    assert job.returncode == code
+    assert time.monotonic() - t0 < 30  # no hang; measured about 1.3 s
     last = err.strip().splitlines()[-1]
-    assert last.startswith("genzoo: error: data-parallel job failed: rank 1 was killed by SIGKILL")
-    assert "Traceback" not in err
+    assert last.startswith(line), err
+    assert not any(m in err for m in ELASTIC_LOGS), err
     for p in children:
         assert not Path(f"/proc/{p}").exists() or "zombie" in Path(f"/proc/{p}/status").read_text()
     # the interrupted 2-process checkpoint (possibly mid-epoch) resumes in one process
@@ -203,6 +228,46 @@ def test_killed_rank_ends_the_job(tmp_path):
     torch.set_num_threads(1)
     result = fit(None, run, resume=True, device="cpu", quiet=True)  # type: ignore[arg-type]
     assert result.history[-1]["epoch"] == state["epochs_done"] + 1
+
+
+def _failures(folder: Path, *ranks: tuple[int, Exception | None, bool]) -> dict:
+    """torchelastic's records of failed workers, ``(exit code, error, own)`` per rank, where
+    ``worker_main`` recorded ``error`` (None: no error file) in the error file."""
+    from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
+
+    from genzoo.cli.launch import _record
+
+    folder.mkdir()
+    out = {}
+    for rank, (exitcode, error, own) in enumerate(ranks):
+        path = folder / f"error-{rank}.json"
+        if error is not None:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("TORCHELASTIC_ERROR_FILE", str(path))
+                _record(error, own)
+        out[rank] = ProcessFailure(rank, pid=1000 + rank, exitcode=exitcode, error_file=str(path))
+    return out
+
+
+def test_failed_rank_is_the_cause_not_the_ranks_that_lost_contact(tmp_path):
+    """Several ranks end at once; the line names the one that failed first."""
+    from genzoo.cli.launch import _summary
+    from genzoo.training.distributed import RankFailedError
+
+    lost = RankFailedError("lost contact with another rank")
+    sigterm, sigkill = -signal.SIGTERM, -signal.SIGKILL
+    # rank 1 killed; rank 0 lost contact, then was stopped
+    failures = _failures(tmp_path / "a", (sigterm, lost, False), (sigkill, None, False))
+    assert _summary(failures) == "rank 1 was killed by SIGKILL; stopped the other 1 rank(s)"
+    # rank 1 failed by itself; rank 0 lost contact and exited by itself
+    failures = _failures(tmp_path / "b", (1, lost, False), (1, ValueError("bad"), True))
+    assert _summary(failures) == "rank 1 exited with code 1"
+    # rank 1 SIGTERMed from outside (no error file); rank 0 lost contact
+    failures = _failures(tmp_path / "c", (1, lost, False), (sigterm, None, False))
+    assert _summary(failures) == "rank 1 was killed by SIGTERM"
+    # every rank raised the same collective error: the lowest rank
+    failures = _failures(tmp_path / "d", (1, ValueError("nan"), True), (1, ValueError("nan"), True))
+    assert _summary(failures) == "rank 0 exited with code 1"
 
 
 def test_nproc_must_be_positive(capsys):

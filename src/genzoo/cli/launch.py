@@ -1,31 +1,33 @@
-"""``genzoo train ... --nproc N``: start N data-parallel workers on this machine, like torchrun.
+"""``genzoo train ... --nproc N``: N data-parallel workers on this machine, through PyTorch's
+elastic launcher (``torch.distributed.launcher.api``, the engine behind torchrun).
 
-The launcher hosts the rendezvous store on a free port (no port race), starts the workers with
-torchrun's environment variables (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ...) and watches
-them: when one exits with an error the others are stopped and the job ends with one line
-naming the rank. A worker is ``python -m genzoo.cli.launch SPEC.json``; the spec holds the
-fully resolved run (config, folder, resume flag, runtime options), so every rank trains the
-same run.
+``launch`` writes the fully resolved run (config, folder, resume flag, runtime options) to a
+spec file and has torchelastic start ``python -m genzoo.cli.launch SPEC.json`` N times: a
+standalone c10d rendezvous on a free port, no restarts, torchrun's environment variables
+(``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ...), so every rank trains the same run and joins the
+process group exactly as under ``torchrun`` (``train_process``). When a worker fails,
+torchelastic stops the others and the job ends with one line naming the rank that failed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import logging
 import math
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 import traceback
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 __all__ = ["launch", "train_process", "worker_main"]
-
-_GRACE_S = 5.0  # seconds between SIGTERM and SIGKILL when stopping the other ranks
 
 
 def train_process(
@@ -97,10 +99,15 @@ def _compiled(wrap: Any) -> Any:
 
 # ------------------------------------------------------------------------------------ workers
 def worker_main(argv: list[str] | None = None) -> int:
-    """Entry point of one ``--nproc`` worker: ``python -m genzoo.cli.launch SPEC.json``."""
+    """Entry point of one ``--nproc`` worker: ``python -m genzoo.cli.launch SPEC.json``.
+
+    Prints one line per error and leaves it in torchelastic's error file, marked as this
+    rank's own failure or as lost contact with another rank; the launcher names the rank
+    that failed first from these.
+    """
     from genzoo.config import RunConfig
     from genzoo.errors import GenzooError, NonFiniteLossError
-    from genzoo.training.distributed import ReplicaMismatchError
+    from genzoo.training.distributed import RankFailedError, ReplicaMismatchError, lost_contact
 
     COLLECTIVE_ERRORS = (NonFiniteLossError, ReplicaMismatchError)  # noqa: N806
 
@@ -119,12 +126,15 @@ def worker_main(argv: list[str] | None = None) -> int:
             spec.get("compile", False),
         )
     except GenzooError as exc:
+        own = isinstance(exc, ReplicaMismatchError) or not isinstance(exc, RankFailedError)
+        _record(exc, own)
         if rank == "0" or not isinstance(exc, COLLECTIVE_ERRORS):  # same message on every rank
             print(f"genzoo: error: [rank {rank}] {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - one line per rank; the launcher summarises
+        _record(exc, own=lost_contact(exc) is None)
         if os.environ.get("GENZOO_DEBUG"):
             traceback.print_exc()
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -136,7 +146,101 @@ def worker_main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _record(exc: BaseException, own: bool) -> None:
+    """Write ``exc`` to ``TORCHELASTIC_ERROR_FILE`` (set by torchelastic and torchrun) in its
+    plain format, plus ``own``: False when this rank failed on losing contact with another."""
+    if path := os.environ.get("TORCHELASTIC_ERROR_FILE"):
+        message = f"{type(exc).__name__}: {exc}"
+        data = {"message": message, "timestamp": int(time.time()), "own": own}
+        with contextlib.suppress(OSError):
+            Path(path).write_text(json.dumps(data))
+
+
 # ----------------------------------------------------------------------------------- launcher
+_GRACE_S = 5  # seconds between SIGTERM and SIGKILL when the launcher itself is stopped
+_MONITOR_S = 0.1  # how often torchelastic polls the workers
+# Signals that torchelastic forwards to the workers. SIGINT is left out: Ctrl-C stays a
+# KeyboardInterrupt here, and torchelastic SIGTERMs the workers on the way out.
+_FORWARDED = ("SIGTERM", "SIGHUP", "SIGQUIT")
+
+
+def launch(nproc: int, spec: dict[str, Any]) -> int:
+    """Run ``nproc`` workers of ``spec`` on localhost through torchelastic; 0 when all succeed.
+
+    Raises ``RankFailedError`` (one line) when a worker fails; torchelastic has then stopped
+    the others. SIGTERM (SIGHUP, SIGQUIT) of the launcher stops the workers with the same
+    signal, Ctrl-C with SIGTERM.
+    """
+    from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs, SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    from genzoo.training.distributed import RankFailedError
+
+    with (
+        tempfile.TemporaryDirectory(prefix="genzoo-launch-") as tmp,
+        _quiet_torchelastic(),
+        _signal_handlers_restored(),
+    ):
+        spec_path = Path(tmp) / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+        config = LaunchConfig(
+            min_nodes=1,
+            max_nodes=1,
+            nproc_per_node=nproc,
+            run_id=f"genzoo-{uuid.uuid4().hex[:12]}",
+            rdzv_backend="c10d",
+            rdzv_endpoint="localhost:0",  # a store on a free port, as torchrun --standalone
+            max_restarts=0,
+            monitor_interval=_MONITOR_S,
+            logs_specs=DefaultLogsSpecs(log_dir=str(Path(tmp) / "logs")),  # error files only
+            signals_to_handle=",".join(_FORWARDED),
+            shutdown_timeout=_GRACE_S,
+        )
+        try:
+            elastic_launch(config, sys.executable)("-m", "genzoo.cli.launch", str(spec_path))
+        except ChildFailedError as exc:
+            raise RankFailedError(f"data-parallel job failed: {_summary(exc.failures)}") from None
+        except SignalException as exc:
+            print(
+                f"genzoo: stopped by {exc.sigval.name}; the last checkpoint is intact "
+                "(genzoo resume RUN)",
+                file=sys.stderr,
+            )
+            raise SystemExit(128 + int(exc.sigval)) from None
+        except Exception as exc:  # noqa: BLE001 - rendezvous or start-up failure, one line
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise RankFailedError(
+                f"could not start the workers: {type(exc).__name__}: {first[:200]}"
+            ) from None
+    return 0
+
+
+def _summary(failures: dict[int, Any]) -> str:
+    """``rank R was killed by SIGKILL; stopped the other K rank(s)`` from torchelastic's
+    ``{global rank: ProcessFailure}``, which also holds the ranks it stopped (SIGTERM) and
+    those that exited on losing contact with the failed one.
+
+    The cause is, in this order: a rank killed by another signal than SIGTERM, a rank whose
+    error file holds an error of its own, one without an error file (killed by SIGTERM, or
+    failed before or after ``worker_main``), one that lost contact with another rank; the
+    lowest rank of its kind.
+    """
+
+    def kind(item: tuple[int, Any]) -> tuple[int, int]:
+        rank, f = item
+        if f.exitcode < 0 and f.exitcode != -signal.SIGTERM:
+            return 0, rank
+        own = f.error_file_data.get("own")  # see _record; absent without an error file
+        return {True: 1, False: 3}.get(own, 2), rank
+
+    rank, cause = min(failures.items(), key=kind)
+    stopped = sum(r != rank and f.exitcode == -signal.SIGTERM for r, f in failures.items())
+    return f"rank {rank} {_describe(cause.exitcode)}" + (
+        f"; stopped the other {stopped} rank(s)" if stopped else ""
+    )
+
+
 def _describe(code: int) -> str:
     if code < 0:
         try:
@@ -146,84 +250,39 @@ def _describe(code: int) -> str:
     return f"exited with code {code}"
 
 
-def _stop(procs: list[subprocess.Popen]) -> None:
-    """SIGTERM every live process, then SIGKILL whatever is left after a grace period."""
-    live = [p for p in procs if p.poll() is None]
-    for p in live:
-        p.terminate()
-    deadline = time.monotonic() + _GRACE_S
-    for p in live:
-        try:
-            p.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
-def _stop_on_sigterm() -> Any:
-    """Turn SIGTERM into SystemExit so the workers are stopped too; returns the old handler."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
+@contextlib.contextmanager
+def _quiet_torchelastic() -> Iterator[None]:
+    """Keep torchelastic's log records (every start, signal and failure, at INFO to ERROR) off
+    the terminal: genzoo reports failures in one line. ``GENZOO_DEBUG=1`` shows them."""
+    if os.environ.get("GENZOO_DEBUG"):
+        yield
+        return
+    loggers = [
+        logging.getLogger(n) for n in ("torch.distributed.elastic", "torch.distributed.launcher")
+    ]
+    saved = [(log, log.propagate) for log in loggers]
+    sink = logging.NullHandler()
+    for log in loggers:
+        log.addHandler(sink)
+        log.propagate = False
     try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        return None
+        yield
+    finally:
+        for log, propagate in saved:
+            log.removeHandler(sink)
+            log.propagate = propagate
 
 
-def launch(nproc: int, spec: dict[str, Any], poll_s: float = 0.1) -> int:
-    """Run ``nproc`` workers of ``spec`` on localhost; 0 when all succeed.
-
-    Raises ``RankFailedError`` (one line) when a worker fails; the others are stopped.
-    """
-    import torch.distributed as dist
-
-    from genzoo.training.distributed import RankFailedError
-
-    store = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False)
-    base = {
-        **os.environ,
-        "MASTER_ADDR": "127.0.0.1",
-        "MASTER_PORT": str(store.port),
-        "TORCHELASTIC_USE_AGENT_STORE": "True",  # workers connect to this store as clients
-        "WORLD_SIZE": str(nproc),
-        "LOCAL_WORLD_SIZE": str(nproc),
-        "GROUP_RANK": "0",
-    }
-    procs: list[subprocess.Popen] = []
-    previous = _stop_on_sigterm()
-    with tempfile.TemporaryDirectory(prefix="genzoo-launch-") as tmp:
-        spec_path = Path(tmp) / "spec.json"
-        spec_path.write_text(json.dumps(spec))
-        try:
-            for r in range(nproc):
-                env = {**base, "RANK": str(r), "LOCAL_RANK": str(r)}
-                cmd = [sys.executable, "-m", "genzoo.cli.launch", str(spec_path)]
-                procs.append(subprocess.Popen(cmd, env=env))
-            while True:
-                codes = [p.poll() for p in procs]
-                failed = [(r, c) for r, c in enumerate(codes) if c not in (None, 0)]
-                if failed:
-                    # a rank killed by a signal is the cause; others lost contact with it
-                    rank, code = min(failed, key=lambda rc: (rc[1] >= 0, rc[0]))
-                    others = sum(c is None for c in codes)
-                    _stop(procs)
-                    stopped = f"; stopped the other {others} rank(s)" if others else ""
-                    raise RankFailedError(
-                        f"data-parallel job failed: rank {rank} {_describe(code)}{stopped}"
-                    )
-                if all(c == 0 for c in codes):
-                    return 0
-                time.sleep(poll_s)
-        except KeyboardInterrupt:
-            _stop(procs)
-            raise
-        finally:
-            _stop(procs)
-            del store
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+@contextlib.contextmanager
+def _signal_handlers_restored() -> Iterator[None]:
+    """torchelastic installs handlers for the forwarded signals and leaves them; put ours back."""
+    saved = {name: signal.getsignal(getattr(signal, name)) for name in _FORWARDED}
+    try:
+        yield
+    finally:
+        for name, handler in saved.items():
+            with contextlib.suppress(ValueError, TypeError):  # not the main thread; C handler
+                signal.signal(getattr(signal, name), handler)
 
 
 if __name__ == "__main__":
