@@ -21,7 +21,7 @@ __all__ = ["Run", "load_run"]
 class Run:
     """A run folder with the model of one of its checkpoints, in eval mode on ``device``."""
 
-    path: Path
+    path: Path  # absolute
     config: RunConfig
     family: Family
     model: nn.Module
@@ -43,11 +43,25 @@ class Run:
         with torch.no_grad():
             return self.family.sample(self.model, n, gen, **opts)
 
-    def evaluate(self, **kwargs: Any) -> dict[str, Any]:
-        """Test metrics into ``RUN/eval.json`` (see ``genzoo.runs.evaluate.evaluate_run``)."""
+    def evaluate(
+        self,
+        *,
+        split: str = "test",
+        seed: int = 0,
+        samples: int | None = None,
+        quality: bool = True,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Metrics on ``split``, written to ``RUN/eval.json`` and returned: the family's own
+        (likelihoods under ``nll_nats``, ``bpd``, ``neg_elbo_nats``), plus FID, KID,
+        precision/recall and class coverage of ``samples`` samples when ``quality``.
+        ``options``: the family's declared evaluate options (e.g. ``k`` for a VAE); anything
+        else is a ``ConfigError``. See ``genzoo.runs.evaluate.evaluate_run``."""
         from genzoo.runs.evaluate import evaluate_run
 
-        return evaluate_run(self, **kwargs)
+        return evaluate_run(
+            self, split=split, seed=seed, samples=samples, quality=quality, **options
+        )
 
     def metrics(self, steps: bool = False) -> list[dict[str, Any]]:
         """The run's per-epoch records (``metrics.jsonl``), or per-step ones."""
@@ -72,4 +86,5 @@ def load_run(
     model = family.build(cfg.model)
     model.load_state_dict(state["model"])
     kept = {k: v for k, v in state.items() if k not in ("model", "step", "partial")}
-    return Run(Path(path), cfg, family, model.to(dev).eval(), kept, dev)
+    # absolute, so that the Run stays valid when a notebook changes its working folder
+    return Run(Path(path).absolute(), cfg, family, model.to(dev).eval(), kept, dev)
