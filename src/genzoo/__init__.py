@@ -1,5 +1,8 @@
 """genzoo: train, evaluate, sample and compare VAEs, GANs and normalizing flows on images.
 
+The Python API (see the README): ``train``, ``load_run`` -> ``Run`` (``sample``, ``evaluate``),
+``compare``, ``make_config``, ``family_names``, ``get_family``.
+
 Importing genzoo has no side effects: no threads are set, no devices touched, nothing read.
 """
 
@@ -15,11 +18,14 @@ __all__ = [
     "train",
     "load",
     "load_run",
+    "Run",
+    "compare",
     "fit",
     "RunConfig",
     "TrainConfig",
     "DataConfig",
     "get_family",
+    "family_names",
     "load_dataset",
 ]
 
@@ -28,11 +34,14 @@ _LAZY = {
     "train": "genzoo.api",
     "load": "genzoo.api",
     "load_run": "genzoo.runs",
+    "Run": "genzoo.runs",
+    "compare": "genzoo.runs.compare",
     "fit": "genzoo.training.loop",
     "RunConfig": "genzoo.config",
     "TrainConfig": "genzoo.config",
     "DataConfig": "genzoo.config",
     "get_family": "genzoo.family",
+    "family_names": "genzoo.family",
     "load_dataset": "genzoo.data.datasets",
 }
 

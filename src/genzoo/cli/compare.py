@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+import warnings
 from pathlib import Path
 
 __all__ = ["add_parser"]
@@ -24,63 +24,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def _read_eval(run: str) -> dict | None:
-    """The run's eval.json; ``None`` (with a line on stderr) when it has not been evaluated."""
-    from genzoo.errors import CheckpointError
-
-    path = Path(run) / "eval.json"
-    if not Path(run).is_dir():
-        raise CheckpointError(f"{run}: no such run folder")
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        print(
-            f"genzoo: skipping {run}: not evaluated (run `genzoo evaluate {run}`)", file=sys.stderr
-        )
-        return None
-    except ValueError as exc:
-        raise CheckpointError(f"{path}: unreadable ({exc})") from None
-
-
-def _floors(evals: list[tuple[str, dict]], data_dir: str | None) -> list[dict]:
-    """Real-vs-real floors under the first run's quality protocol, one per reference view."""
-    from genzoo.data.datasets import load_dataset
-    from genzoo.evaluation.classifier import load_classifier
-    from genzoo.evaluation.floor import real_floor
-    from genzoo.evaluation.quality import QualityConfig
-
-    protocols = [ev["quality_protocol"] for _, ev in evals if ev.get("quality_protocol")]
-    if not protocols:
-        return []
-    fields = ("samples", "batch_size", "seed", "k", "kid_subsets", "kid_subset_size")
-    cfg = QualityConfig(**{k: protocols[0][k] for k in fields if k in protocols[0]})
-    dataset = (protocols[0].get("reference") or {}).get("dataset", "mnist")
-    views = dict.fromkeys((p.get("reference") or {}).get("view", "unit") for p in protocols)
-    classifier, data = load_classifier(), load_dataset(dataset, data_dir)
-    return [real_floor(classifier, dataset, cfg, data, view) for view in views]
-
-
 def run(args: argparse.Namespace) -> int:
-    from genzoo.errors import CheckpointError
-    from genzoo.evaluation.table import (
-        comparison_notes,
-        comparison_rows,
-        render_csv,
-        render_markdown,
-    )
+    from genzoo.runs.compare import NotEvaluatedWarning, comparison
     from genzoo.training.runtime import setup_runtime
 
-    read = [(Path(r).name, _read_eval(r)) for r in args.runs]
-    evals = [(name, ev) for name, ev in read if ev is not None]
-    if not evals:
-        raise CheckpointError("none of the runs has an eval.json; run `genzoo evaluate RUN` first")
-    floors = []
     if not args.no_floor:
         setup_runtime("cpu", args.threads)
-        floors = _floors(evals, args.data_dir)
-    rows = comparison_rows(evals, floors)
-    notes = comparison_notes(evals, floors)
-    text = render_markdown(rows, notes) if args.format == "md" else render_csv(rows, notes)
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", NotEvaluatedWarning)
+            table = comparison(args.runs, floor=not args.no_floor, data_dir=args.data_dir)
+    finally:
+        for w in caught:  # a run without eval.json: one line each; other warnings as usual
+            if issubclass(w.category, NotEvaluatedWarning):
+                print(f"genzoo: {w.message}", file=sys.stderr)
+            else:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    text = table.markdown() if args.format == "md" else table.csv()
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text)

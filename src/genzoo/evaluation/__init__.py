@@ -4,7 +4,11 @@
 - ``classifier``: the feature network and ``load_classifier()`` (weights ship in ``weights/``).
 - ``reference``: cached reference features of a data set split, keyed by the network's sha256.
 - ``quality``: draw samples from any family and compute every sample-quality metric.
-- ``table``: the cross-family comparison table of ``genzoo compare``.
+- ``floor``: the real-vs-real floor (training images against the test set).
+- ``table``: rows, notes and rendering of the cross-family comparison table.
+
+Pure metrics and the feature network only: loading runs, sampling them and writing their files
+is ``genzoo.runs``. May import: data, errors, seeding.
 """
 
 from genzoo.evaluation.coverage import ClassCoverage, class_coverage

@@ -4,7 +4,8 @@
 batches, from one seeded generator), times them, and compares them with the reference features
 of the test set: FID, KID (mean and std over subsets), precision and recall (k-NN manifolds) and
 class coverage. ``feature_metrics`` is the same comparison for two given feature sets, which is
-also how the real-vs-real floor is computed.
+also how the real-vs-real floor is computed. Evaluating a run (which network, which data,
+which reference view) is ``genzoo.runs.evaluate``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ __all__ = [
     "draw_samples",
     "feature_metrics",
     "sample_quality",
-    "run_quality",
     "QUALITY_KEYS",
 ]
 
@@ -171,35 +171,3 @@ def sample_quality(
         "nonfinite_samples": nonfinite,
         "quality_protocol": protocol,
     }
-
-
-def run_quality(
-    sample_fn: Callable[..., Tensor],
-    model: Any,
-    dataset: str,
-    cfg: QualityConfig | None = None,
-    device: str | torch.device = "cpu",
-    data_dir: str | None = None,
-    data_view: str = "unit",
-) -> dict[str, Any]:
-    """``sample_quality`` with the shipped evaluation network and the cached test reference.
-
-    ``data_view`` is the view the model was trained on: models of binarised data are compared
-    with the fixed binarisation of the test set, all others with its 8-bit images.
-    For a data set the network was not trained on, returns only ``quality_skipped`` (a reason).
-    """
-    from genzoo.data.datasets import load_dataset
-    from genzoo.evaluation.classifier import classifier_record, load_classifier
-    from genzoo.evaluation.reference import reference_features, reference_view
-
-    trained_on = classifier_record().get("dataset", "mnist")
-    if dataset != trained_on:
-        return {
-            "quality_skipped": f"the evaluation network is trained on {trained_on}, not {dataset}"
-        }
-    classifier = load_classifier(device=device)
-    data = load_dataset(dataset, data_dir)
-    reference = reference_features(
-        classifier, dataset, "test", reference_view(data_view), data=data
-    )
-    return sample_quality(sample_fn, model, classifier, reference, cfg, device)

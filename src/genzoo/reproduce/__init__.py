@@ -24,12 +24,10 @@ def reproduce(
     log: Any = print,
 ) -> tuple[Path, Path]:
     """Train/reuse/resume, evaluate and report; returns ``(report.md, report.html)``."""
-    from genzoo.evaluation.classifier import load_classifier
-    from genzoo.evaluation.floor import real_floor
-    from genzoo.evaluation.quality import QualityConfig
     from genzoo.reproduce.report import build_report
     from genzoo.reproduce.runner import run_stages
     from genzoo.runs import load_run
+    from genzoo.runs.compare import floors_for
     from genzoo.runs.interpolate import interpolation_grid
     from genzoo.training.runtime import environment
     from genzoo.viz import save_grid
@@ -40,16 +38,8 @@ def reproduce(
     results = run_stages(preset, out, device, seed=seed, data_dir=data_dir, quiet=quiet, log=log)
 
     log("report: real-vs-real floors, interpolations, figures")
-    classifier = load_classifier(device=device)
-    qcfg = QualityConfig(samples=preset.quality_samples, seed=seed)
-    from genzoo.data.datasets import load_dataset
-
-    data = load_dataset("mnist", data_dir)
-    if preset.data_limits.get("limit_train"):
-        data = data.subset({"train": max(preset.data_limits["limit_train"], qcfg.samples)})
-    floors = [
-        real_floor(classifier, "mnist", qcfg, data=data, view=view) for view in ("unit", "binary")
-    ]
+    evals = [r["eval"] for r in results]
+    floors = floors_for(evals, data_dir, views=("unit", "binary"), device=device)
     gan = next(r for r in results if r["key"] == "gan-mlp")
     images, text = interpolation_grid(
         load_run(gan["run"], "last", device), rows=preset.interpolation_rows, steps=9,

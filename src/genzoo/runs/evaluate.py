@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from genzoo.runs.run import Run, load_run
+
+if TYPE_CHECKING:
+    from genzoo.evaluation.quality import QualityConfig
 
 __all__ = ["evaluate_run"]
 
@@ -29,6 +32,35 @@ def _family_metrics(run: Run, data: Any, split: str, seed: int, options: dict) -
         x, y = data.view(split, fam.data_view(cfg.model)), data.labels[split]
         metrics = evaluate_split(step, x, y, cfg.train.eval_batch_size, run.device)
     return metrics
+
+
+def _sample_quality(run: Run, cfg: QualityConfig) -> dict[str, Any]:
+    """``evaluation.quality.sample_quality`` of the run's samples, with the shipped evaluation
+    network, against the cached test-set reference in the view the run was trained on (the
+    fixed binarisation for binarised data, else the 8-bit images). For a data set the network
+    was not trained on, only ``quality_skipped`` (a reason).
+    """
+    from genzoo.data.datasets import load_dataset
+    from genzoo.evaluation.classifier import classifier_record, load_classifier
+    from genzoo.evaluation.quality import sample_quality
+    from genzoo.evaluation.reference import reference_features, reference_view
+
+    dataset, data_dir = run.config.data.dataset, run.config.data.data_dir
+    trained_on = classifier_record().get("dataset", "mnist")
+    if dataset != trained_on:
+        return {
+            "quality_skipped": f"the evaluation network is trained on {trained_on}, not {dataset}"
+        }
+    classifier = load_classifier(device=run.device)
+    view = reference_view(run.family.data_view(run.config.model))
+    reference = reference_features(
+        classifier, dataset, "test", view, data=load_dataset(dataset, data_dir)
+    )
+
+    def sample_fn(model: Any, n: int, generator: torch.Generator) -> torch.Tensor:
+        return run.sample(n, generator)
+
+    return sample_quality(sample_fn, run.model, classifier, reference, cfg, run.device)
 
 
 def evaluate_run(
@@ -51,7 +83,7 @@ def evaluate_run(
     ``nll_nats``, ``bpd`` and ``neg_elbo_nats``.
     """
     from genzoo.data.datasets import load_dataset
-    from genzoo.evaluation.quality import QualityConfig, run_quality
+    from genzoo.evaluation.quality import QualityConfig
     from genzoo.training.rundir import RunDir
 
     if samples is not None:
@@ -81,15 +113,7 @@ def evaluate_run(
         **metrics,
     }
     if quality and family.can_sample:
-        qcfg = QualityConfig(samples=samples, seed=seed)
-
-        def sample_fn(model: Any, n: int, generator: torch.Generator) -> torch.Tensor:
-            return run.sample(n, generator)
-
-        result.update(
-            run_quality(sample_fn, run.model, cfg.data.dataset, qcfg, run.device,
-                        cfg.data.data_dir, view)
-        )  # fmt: skip
+        result.update(_sample_quality(run, QualityConfig(samples=samples, seed=seed)))
     result["eval_time_s"] = time.perf_counter() - start
     folder.write_json("eval.json", result)
     return result

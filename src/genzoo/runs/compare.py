@@ -1,0 +1,148 @@
+"""Compare evaluated runs across families: their ``eval.json`` records, the real-vs-real
+floor under the same quality protocol, and the rows and notes of one table.
+
+Used by ``genzoo compare``, ``genzoo.compare`` and ``genzoo reproduce``. The table itself
+(rows, notes, markdown, CSV) is pure formatting in ``genzoo.evaluation.table``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genzoo.errors import CheckpointError
+from genzoo.runs.run import Run
+
+__all__ = [
+    "Comparison",
+    "NotEvaluatedWarning",
+    "compare",
+    "comparison",
+    "floors_for",
+    "read_eval",
+]
+
+# the QualityConfig fields an eval.json's quality_protocol records
+_PROTOCOL_FIELDS = ("samples", "batch_size", "seed", "k", "kid_subsets", "kid_subset_size")
+
+
+class NotEvaluatedWarning(UserWarning):
+    """A run without ``eval.json`` was left out of a comparison."""
+
+
+def read_eval(run: Run | str | os.PathLike) -> dict[str, Any] | None:
+    """The run's ``eval.json`` record; ``None``, with a warning, when it has not been evaluated.
+
+    A missing run folder or an unreadable ``eval.json`` is a ``CheckpointError``.
+    """
+    folder = run.path if isinstance(run, Run) else Path(run)
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: no such run folder")
+    path = folder / "eval.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        warnings.warn(
+            f"skipping {folder}: not evaluated (run `genzoo evaluate {folder}`)",
+            NotEvaluatedWarning,
+            stacklevel=2,
+        )
+        return None
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: unreadable ({exc})") from None
+
+
+def floors_for(
+    evals: Iterable[dict[str, Any]],
+    data_dir: str | os.PathLike | None = None,
+    *,
+    views: Sequence[str] | None = None,
+    device: torch.device | str = "cpu",
+) -> list[dict[str, Any]]:
+    """Real-vs-real floors (``evaluation.floor.real_floor``) under the quality protocol of the
+    first record in ``evals`` that has one: one floor per reference view of the records, or per
+    view in ``views``. ``[]`` when no record has sample-quality metrics.
+    """
+    from genzoo.data.datasets import load_dataset
+    from genzoo.evaluation.classifier import load_classifier
+    from genzoo.evaluation.floor import real_floor
+    from genzoo.evaluation.quality import QualityConfig
+
+    protocols = [ev["quality_protocol"] for ev in evals if ev.get("quality_protocol")]
+    if not protocols:
+        return []
+    first = protocols[0]
+    cfg = QualityConfig(**{k: first[k] for k in _PROTOCOL_FIELDS if k in first})
+    dataset = (first.get("reference") or {}).get("dataset", "mnist")
+    if views is None:
+        views = list(
+            dict.fromkeys((p.get("reference") or {}).get("view", "unit") for p in protocols)
+        )
+    classifier = load_classifier(device=device)
+    data = load_dataset(dataset, None if data_dir is None else str(data_dir))  # all of it
+    return [real_floor(classifier, dataset, cfg, data, view) for view in views]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The rows of the comparison table (runs, then floors) and the notes on reading them."""
+
+    rows: list[dict[str, Any]]
+    notes: list[str]
+
+    def markdown(self) -> str:
+        from genzoo.evaluation.table import render_markdown
+
+        return render_markdown(self.rows, self.notes)
+
+    def csv(self) -> str:
+        from genzoo.evaluation.table import render_csv
+
+        return render_csv(self.rows, self.notes)
+
+
+def comparison(
+    runs: Iterable[Run | str | os.PathLike],
+    *,
+    floor: bool = True,
+    data_dir: str | os.PathLike | None = None,
+    device: torch.device | str = "cpu",
+) -> Comparison:
+    """The comparison table of evaluated ``runs`` (``Run`` objects or run folders), each named by
+    its folder; runs without ``eval.json`` are skipped with a warning. ``floor``: add the
+    real-vs-real floor row(s) (``floors_for``; reads MNIST from ``data_dir``).
+    """
+    from genzoo.evaluation.table import comparison_notes, comparison_rows
+
+    evals = []
+    for run in runs:
+        record = read_eval(run)
+        if record is not None:
+            evals.append(((run.path if isinstance(run, Run) else Path(run)).name, record))
+    if not evals:
+        raise CheckpointError("none of the runs has an eval.json; run `genzoo evaluate RUN` first")
+    floors = floors_for([ev for _, ev in evals], data_dir, device=device) if floor else []
+    return Comparison(comparison_rows(evals, floors), comparison_notes(evals, floors))
+
+
+def compare(
+    runs: Iterable[Run | str | os.PathLike],
+    *,
+    floor: bool = True,
+    data_dir: str | os.PathLike | None = None,
+    device: torch.device | str = "cpu",
+) -> list[dict[str, Any]]:
+    """One row (a dict keyed as ``evaluation.table.COLUMNS``, plus ``kid_std``) per evaluated
+    run, then one per real-vs-real floor; see ``comparison`` for the table with its notes.
+
+    >>> rows = compare(["runs/vae", "runs/gan"])  # doctest: +SKIP
+    >>> [(r["name"], r["fid"]) for r in rows]  # doctest: +SKIP
+    """
+    return comparison(runs, floor=floor, data_dir=data_dir, device=device).rows
