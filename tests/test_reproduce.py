@@ -9,9 +9,23 @@ from pathlib import Path
 
 import pytest
 
+from genzoo.errors import ConfigError
 from genzoo.reproduce.kl import kl_examples
-from genzoo.reproduce.report import FIGURE_FILES
+from genzoo.reproduce.presets import PRESETS, check_preset, load_preset, preset_from_dict
 from tests.conftest import run_cli
+
+# the course report's figures 1-8: (number, run, declared figures shown)
+COURSE_FIGURES = [
+    (1, "vae-z20", "curves"),
+    (2, "vae-z20", "samples-means"),
+    (3, "vae-z2", "manifold-recon"),
+    (4, "gan-mlp", "samples"),
+    (5, "gan-mlp", "losses"),
+    (6, "gan-mlp", "interpolation"),
+    (7, "flow-mlp", "bpd"),
+    (8, "flow-mlp", "samples_T1"),
+]
+FIGURE_FILES = {n: f"figures/fig{n}_{key}_{names}.png" for n, key, names in COURSE_FIGURES}
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +50,68 @@ def test_every_figure_and_both_reports_exist_and_are_referenced(tiny_report):
     )
     for needle in ("1.4", "1.5", "Comparison across families", "real 8-bit", "Environment"):
         assert needle in md
+
+
+def test_captions_come_from_the_declarations(tiny_report):
+    from genzoo.family import get_family
+
+    md = (tiny_report / "report.md").read_text()
+    for name in ("curves", "samples", "means", "manifold", "recon"):
+        assert next(f for f in get_family("vae").figures if f.name == name).caption in md
+    assert next(f for f in get_family("flow").figures if f.name == "bpd").caption in md
+    assert "final validation loss" in md and "(report: 101.7)" in md
+
+
+def _results(report: Path, keys: list[str]) -> list[dict]:
+    import json
+
+    stages = {s.key: s for s in PRESETS["tiny"].stages}
+    return [
+        {"key": k, "stage": stages[k], "run": report / "runs" / k, "status": "reused",
+         "eval": json.loads((report / "runs" / k / "eval.json").read_text()),
+         "train_s": 1.0, "eval_s": 1.0}
+        for k in keys
+    ]  # fmt: skip
+
+
+def test_sections_follow_the_stages_in_the_preset(tiny_report, tmp_path):
+    from dataclasses import replace
+
+    from genzoo.reproduce.report import build_report
+
+    tiny = PRESETS["tiny"]
+    keep = [s for s in tiny.stages if s.key in ("vae-z2", "flow-mlp")]
+    # no z=20 VAE, no GAN; the flow in no section gets a section of its own
+    sections = tuple(s for s in tiny.sections if "vae-z2" in s.stages)
+    preset = replace(tiny, stages=tuple(keep), sections=sections)
+    results = _results(tiny_report, ["vae-z2", "flow-mlp"])
+    doc = build_report(preset, tmp_path, results, None, [], {"seed": 0})
+    md = doc.write(tmp_path)[0].read_text()
+    assert "## 1 Variational autoencoders" in md and "## 2 Flow (MLP coupling)" in md
+    assert "adversarial" not in md and "interpolations" not in md
+    assert "## 3 Comparison across families" in md and "## 4 Environment" in md
+    assert [f.label for f in doc.figures()] == [f"Figure {n}" for n in range(1, 5)]
+    assert "### 1.4" in md  # the z=2 VAE's eval.json has the naive estimate too
+
+
+def test_preset_files_are_checked(tmp_path):
+    good = {"name": "p", "stages": [{"key": "a", "family": "vae", "figures": ["samples"],
+                                     "overrides": {"sample_epochs": [0, 1]}}]}  # fmt: skip
+    preset = preset_from_dict(good)
+    assert preset.stages[0].label == "a" and preset.stages[0].overrides["sample_epochs"] == (0, 1)
+    check_preset(preset)
+    path = tmp_path / "p.json"
+    path.write_text('{"name": "p", "stages": [{"key": "a", "family": "vae", "colour": 1}]}')
+    with pytest.raises(ConfigError, match="unknown key.*colour"):
+        load_preset(path)
+    with pytest.raises(ConfigError, match="declares no figure 'bpd'"):
+        check_preset(
+            preset_from_dict({**good, "stages": [{**good["stages"][0], "figures": ["bpd"]}]})
+        )
+    with pytest.raises(ConfigError, match="missing key.*stages"):
+        preset_from_dict({"name": "p"})
+    for name in PRESETS:
+        check_preset(PRESETS[name])
 
 
 def test_rerun_reuses_every_stage(tiny_report):

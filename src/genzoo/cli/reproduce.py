@@ -1,10 +1,34 @@
-"""``genzoo reproduce --preset quick|paper|best [--out reports/NAME]``."""
+"""``genzoo reproduce --preset quick|paper|best|PATH.json [--out reports/NAME]``."""
 
 from __future__ import annotations
 
 import argparse
 
 __all__ = ["add_parser"]
+
+_PRESET_FILE = """\
+a preset file (JSON) runs your own stages, of any family, plug-ins included:
+
+  {"name": "mine", "description": "one line for the report",
+   "stages": [{"key": "vae-small", "family": "vae", "label": "VAE, z=8",
+               "overrides": {"z_dim": 8, "epochs": 5, "sample_epochs": [0, 5]},
+               "evaluate": {"k": 100},
+               "figures": ["curves", "samples", "means"],
+               "reference": {"loss": 101.7}}],
+   "sections": [{"title": "Small VAEs", "stages": ["vae-small"],
+                 "extras": ["estimators", "kl"]}],
+   "quality_samples": 1000, "interpolation_rows": 6, "kl_mc_samples": 100000,
+   "data_limits": {"limit_train": 5000, "limit_eval": 1000}}
+
+required: name, stages (each with key and family). A stage: key (its folder under OUT/runs/),
+family, label (default: key), overrides (training and model settings by field name, as the
+flags of genzoo train), evaluate (the family's evaluate options), figures (names of figures
+the family declares, shown in the report with their declared captions; consecutive image
+figures share one figure), reference (metric -> a value to quote beside the final one).
+sections (optional) group stages under one heading and may end with the report's own blocks:
+estimators (naive vs importance-sampled log p(x)), kl (KL examples), interpolation (latent
+interpolations); a stage in no section gets a section of its own. Unknown keys are refused.
+"""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,12 +40,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="train, evaluate and report every figure of the course report",
         description="Train (or reuse, or resume) the report's models, evaluate them and write "
         "report.md and a self-contained report.html. Re-running continues an interrupted run.",
+        epilog=_PRESET_FILE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--preset", choices=list(PRESETS), default="quick",
-        help="; ".join(f"{k}: {v.description}" for k, v in PRESETS.items()),
+        "--preset", default="quick", metavar="NAME|PATH.json",
+        help="; ".join(f"{k}: {v.description}" for k, v in PRESETS.items())
+        + "; or a preset file (below)",
     )  # fmt: skip
-    p.add_argument("--out", default=None, help="report folder (default: reports/PRESET)")
+    p.add_argument("--out", default=None, help="report folder (default: reports/PRESET-NAME)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None, help="folder holding mnist/ (or GENZOO_DATA_DIR)")
     add_runtime_flags(p)
@@ -29,13 +56,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from genzoo.reproduce import reproduce
+    from genzoo.reproduce import get_preset, reproduce
     from genzoo.training.runtime import setup_runtime
 
+    preset = get_preset(args.preset)  # a bad name or file fails before any set-up
     dev = setup_runtime(args.device, args.threads)
-    out = args.out or f"reports/{args.preset}"
+    out = args.out or f"reports/{preset.name}"
     _, html = reproduce(
-        args.preset, out, device=dev, seed=args.seed, data_dir=args.data_dir, quiet=args.quiet
+        preset, out, device=dev, seed=args.seed, data_dir=args.data_dir, quiet=args.quiet
     )
     print(html)
     return 0

@@ -1,24 +1,59 @@
-"""Presets of ``genzoo reproduce``: which runs to train, how long, and how to evaluate them."""
+"""Presets of ``genzoo reproduce``: which runs to train, how long, how to evaluate them, and
+which of each family's declared figures the report shows. Built-in presets by name, or a
+preset file (JSON, ``load_preset``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from genzoo.errors import ConfigError
 
-__all__ = ["Stage", "Preset", "PRESETS", "get_preset"]
+__all__ = [
+    "Stage",
+    "Section",
+    "Preset",
+    "PRESETS",
+    "COURSE_SECTIONS",
+    "EXTRAS",
+    "get_preset",
+    "load_preset",
+    "check_preset",
+]
+
+EXTRAS = ("estimators", "kl", "interpolation")
+"""The report's own blocks a ``Section`` may end with: ``estimators`` (the naive vs importance
+sampled log p(x) table of the first of its stages whose eval.json has the naive estimate),
+``kl`` (the KL examples), ``interpolation`` (latent interpolations of its first stage whose
+family decodes latents)."""
 
 
 @dataclass(frozen=True)
 class Stage:
-    """One run of the report: a family with its overrides and evaluation options."""
+    """One run of the report: a family with its overrides, evaluation options and the names of
+    the family's declared figures the report shows (in this order; consecutive image figures
+    share one report figure, a row each)."""
 
     key: str  # run folder name under <out>/runs/
     family: str
     label: str
     overrides: dict[str, Any] = field(default_factory=dict)
-    evaluate: dict[str, Any] = field(default_factory=dict)  # k, samples, dequant_samples
+    evaluate: dict[str, Any] = field(default_factory=dict)  # the family's evaluate options
+    figures: tuple[str, ...] = ()
+    reference: dict[str, float] = field(default_factory=dict)  # metric -> the course's value
+
+
+@dataclass(frozen=True)
+class Section:
+    """A numbered section of the report: the figures of its stages that are in the preset (it is
+    left out when none is), then its ``extras`` (see ``EXTRAS``). Stages in no section get a
+    section of their own, titled by their label."""
+
+    title: str
+    stages: tuple[str, ...]
+    extras: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -28,8 +63,16 @@ class Preset:
     stages: tuple[Stage, ...]
     quality_samples: int = 10_000  # samples per model for FID/KID/precision/recall/coverage
     interpolation_rows: int = 6
-    kl_mc_samples: int = 1_000_000  # Monte Carlo draws for the section 1.5 check
+    kl_mc_samples: int = 1_000_000  # Monte Carlo draws for the KL examples
     data_limits: dict[str, int] = field(default_factory=dict)  # limit_train / limit_eval
+    sections: tuple[Section, ...] = ()
+
+
+COURSE_SECTIONS = (
+    Section("Variational autoencoders", ("vae-z20", "vae-z2"), ("estimators", "kl")),
+    Section("Generative adversarial networks", ("gan-mlp",), ("interpolation",)),
+    Section("Normalizing flows", ("flow-mlp",)),
+)
 
 
 def _report_stages(
@@ -40,56 +83,37 @@ def _report_stages(
     sample_epochs: dict[str, tuple[int, ...]],
     extra: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[Stage, ...]:
+    """The course report's four runs; ``extra``: overrides by family (vae, gan, flow)."""
     extra = extra or {}
+
+    def over(family: str, epochs: int, figures_of: str, **settings: Any) -> dict[str, Any]:
+        return {
+            **settings,
+            "epochs": epochs,
+            "sample_epochs": sample_epochs[figures_of],
+            **extra.get(family, {}),
+        }
+
+    dequant = {"dequant_samples": 1 if flow_epochs < 10 else 4}
     return (
         Stage(
-            "vae-z20",
-            "vae",
-            "VAE, z=20",
-            {
-                "z_dim": 20,
-                "epochs": vae_epochs,
-                "sample_epochs": sample_epochs["vae"],
-                **extra.get("vae", {}),
-            },
-            {"k": k},
+            "vae-z20", "vae", "VAE, z=20", over("vae", vae_epochs, "vae", z_dim=20), {"k": k},
+            figures=("curves", "samples", "means"), reference={"loss": 101.7},
         ),
         Stage(
-            "vae-z2",
-            "vae",
-            "VAE, z=2",
-            {
-                "z_dim": 2,
-                "epochs": vae_epochs,
-                "sample_epochs": sample_epochs["vae-z2"],
-                **extra.get("vae", {}),
-            },
-            {"k": k},
+            "vae-z2", "vae", "VAE, z=2", over("vae", vae_epochs, "vae-z2", z_dim=2), {"k": k},
+            figures=("curves", "manifold", "recon"), reference={"loss": 151.2},
         ),
         Stage(
-            "gan-mlp",
-            "gan",
-            "GAN (MLP)",
-            {
-                "arch": "mlp",
-                "epochs": gan_epochs,
-                "sample_epochs": sample_epochs["gan"],
-                **extra.get("gan", {}),
-            },
+            "gan-mlp", "gan", "GAN (MLP)", over("gan", gan_epochs, "gan", arch="mlp"),
+            figures=("samples", "losses"),
         ),
         Stage(
-            "flow-mlp",
-            "flow",
-            "Flow (MLP coupling)",
-            {
-                "arch": "mlp",
-                "epochs": flow_epochs,
-                "sample_epochs": sample_epochs["flow"],
-                **extra.get("flow", {}),
-            },
-            {"dequant_samples": 1 if flow_epochs < 10 else 4},
+            "flow-mlp", "flow", "Flow (MLP coupling)",
+            over("flow", flow_epochs, "flow", arch="mlp"), dequant,
+            figures=("bpd", "samples_T1"), reference={"bpd": 1.82},
         ),
-    )
+    )  # fmt: skip
 
 
 def _spread(last: int, n: int = 5) -> tuple[int, ...]:
@@ -117,6 +141,7 @@ PRESETS: dict[str, Preset] = {
         interpolation_rows=2,
         kl_mc_samples=10_000,
         data_limits={"limit_train": 300, "limit_eval": 200},
+        sections=COURSE_SECTIONS,
     ),
     "quick": Preset(
         "quick",
@@ -134,6 +159,7 @@ PRESETS: dict[str, Preset] = {
             },
         ),
         quality_samples=5000,
+        sections=COURSE_SECTIONS,
     ),
     "paper": Preset(
         "paper",
@@ -150,6 +176,7 @@ PRESETS: dict[str, Preset] = {
                 "flow": (0, 1, 13, 26, 40),
             },
         ),
+        sections=COURSE_SECTIONS,
     ),
 }
 
@@ -158,8 +185,21 @@ PRESETS["best"] = Preset(
     "the paper preset plus a conv VAE, a DCGAN and a multi-scale RealNVP",
     PRESETS["paper"].stages
     + (
-        Stage("vae-conv", "vae", "VAE (conv), z=32", {"arch": "conv", "z_dim": 32}, {"k": 5000}),
-        Stage("gan-dcgan", "gan", "DCGAN", {"arch": "dcgan", "epochs": 40}),
+        Stage(
+            "vae-conv",
+            "vae",
+            "VAE (conv), z=32",
+            {"arch": "conv", "z_dim": 32},
+            {"k": 5000},
+            figures=("curves", "samples", "means", "recon"),
+        ),
+        Stage(
+            "gan-dcgan",
+            "gan",
+            "DCGAN",
+            {"arch": "dcgan", "epochs": 40},
+            figures=("samples", "losses"),
+        ),
         Stage(
             "flow-realnvp",
             "flow",
@@ -174,13 +214,121 @@ PRESETS["best"] = Preset(
                 "epochs": 12,
                 "lr_schedule": "cosine",
             },
+            figures=("bpd", "samples_T1", "samples_T0.7"),
         ),
     ),
+    sections=COURSE_SECTIONS,
 )
 
 
+def _fields(cls: type, given: dict[str, Any], where: str) -> dict[str, Any]:
+    """``given`` checked against the dataclass fields of ``cls``: no unknown, none missing."""
+    if not isinstance(given, dict):
+        raise ConfigError(f"{where}: expected an object, got {type(given).__name__}")
+    names = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(names)}"
+        )
+    from dataclasses import MISSING
+
+    missing = [
+        n for n, f in names.items()
+        if n not in given and f.default is MISSING and f.default_factory is MISSING
+    ]  # fmt: skip
+    if missing:
+        raise ConfigError(f"{where}: missing key(s) {', '.join(missing)}")
+    return dict(given)
+
+
+def _tuples(value: Any) -> Any:
+    """JSON lists as tuples (configs hold tuples, e.g. ``sample_epochs``)."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def _stage(d: Any, where: str) -> Stage:
+    d = _fields(Stage, {"label": d.get("key", ""), **d} if isinstance(d, dict) else d, where)
+    d["overrides"] = {k: _tuples(v) for k, v in d.get("overrides", {}).items()}
+    d["figures"] = tuple(d.get("figures", ()))
+    return Stage(**d)
+
+
+def _section(d: Any, where: str) -> Section:
+    d = _fields(Section, d, where)
+    return Section(d["title"], tuple(d["stages"]), tuple(d.get("extras", ())))
+
+
+def preset_from_dict(d: dict[str, Any], where: str = "preset") -> Preset:
+    """A ``Preset`` from plain data (the format of a preset file, see ``load_preset``)."""
+    d = _fields(Preset, {"description": "", **d}, where)
+    stages = tuple(_stage(s, f"{where}: stages[{i}]") for i, s in enumerate(d["stages"] or ()))
+    if not stages:
+        raise ConfigError(f"{where}: a preset needs at least one stage")
+    keys = [s.key for s in stages]
+    if len(set(keys)) != len(keys):
+        raise ConfigError(f"{where}: stage keys must be unique, got {', '.join(keys)}")
+    sections = d.pop("sections", None) or ()
+    return Preset(
+        **{**d, "stages": stages},
+        sections=tuple(_section(s, f"{where}: sections[{i}]") for i, s in enumerate(sections)),
+    )
+
+
+def load_preset(path: str | Path) -> Preset:
+    """A preset from a JSON file::
+
+        {"name": "mine", "description": "one line",
+         "stages": [{"key": "vae-small", "family": "vae", "label": "VAE, z=8",
+                     "overrides": {"z_dim": 8, "epochs": 5, "sample_epochs": [0, 5]},
+                     "evaluate": {"k": 100}, "figures": ["curves", "samples"]}],
+         "sections": [{"title": "VAEs", "stages": ["vae-small"], "extras": ["estimators"]}],
+         "quality_samples": 1000, "data_limits": {"limit_train": 5000, "limit_eval": 1000}}
+
+    Required: ``name`` and ``stages`` (each with ``key`` and ``family``); everything else as in
+    ``Preset``, ``Stage`` and ``Section``. Unknown keys are refused.
+    """
+    path = Path(path)
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"preset file {path}: unreadable ({exc})") from None
+    return preset_from_dict(d, f"preset file {path}")
+
+
 def get_preset(name: str) -> Preset:
+    """A built-in preset by name, or the preset file ``name`` (ending in ``.json``)."""
+    if name.endswith(".json") or Path(name).is_file():
+        return load_preset(name)
     try:
         return PRESETS[name]
     except KeyError:
-        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+        choices = ", ".join(PRESETS)
+        raise ConfigError(
+            f"unknown preset {name!r}; choose one of {choices} or give a preset file PATH.json"
+        ) from None
+
+
+def check_preset(preset: Preset) -> None:
+    """Refuse, before anything is trained, a stage of an unknown family, a figure its family
+    does not declare, a section extra that does not exist or an evaluate option it lacks."""
+    from genzoo.family import get_family, resolve_options
+
+    for stage in preset.stages:
+        family = get_family(stage.family)
+        declared = {f.name for f in family.figures}
+        for name in stage.figures:
+            if name not in declared:
+                have = ", ".join(sorted(declared)) or "none"
+                raise ConfigError(
+                    f"preset {preset.name}, stage {stage.key}: the {stage.family} family declares "
+                    f"no figure {name!r} (it has {have})"
+                )
+        resolve_options(stage.family, "evaluate", family.evaluate_options, stage.evaluate)
+    for section in preset.sections:
+        bad = [e for e in section.extras if e not in EXTRAS]
+        if bad:
+            raise ConfigError(
+                f"preset {preset.name}, section {section.title!r}: unknown extra(s) "
+                f"{', '.join(bad)}; known: {', '.join(EXTRAS)}"
+            )

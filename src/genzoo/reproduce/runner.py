@@ -62,6 +62,52 @@ def _train(stage: Stage, cfg: Any, run_dir: Path, device: torch.device, quiet: b
     return "trained"
 
 
+def _evaluate(
+    stage: Stage, preset: Preset, run_dir: Path, status: str, device: torch.device, seed: int
+) -> tuple[dict[str, Any], bool]:
+    """The stage's eval.json record, and whether it was reused (a reused run with an eval.json
+    newer than its last checkpoint) rather than computed now."""
+    from genzoo.runs.evaluate import evaluate_run
+
+    eval_path = run_dir / "eval.json"
+    last = run_dir / "checkpoints" / "last.pt"
+    fresh = eval_path.is_file() and eval_path.stat().st_mtime >= last.stat().st_mtime
+    if fresh and status == "reused":
+        return json.loads(eval_path.read_text()), True
+    record = evaluate_run(
+        run_dir, device=device, samples=preset.quality_samples, seed=seed, **stage.evaluate
+    )
+    return record, False
+
+
+def _record_times(
+    timings: dict[str, Any], path: Path, key: str, status: str, times: tuple[float, float | None]
+) -> dict[str, Any]:
+    """Update and save (atomically) ``stages.json``: train seconds summed over resumptions and
+    kept for a reused stage, evaluate seconds unless the evaluation was reused (``None``)."""
+    train_s, eval_s = times
+    entry = timings.get(key, {})
+    if status != "reused" or "train_s" not in entry:
+        entry["train_s"] = entry.get("train_s", 0.0) + train_s if status != "trained" else train_s
+    if eval_s is not None:
+        entry["eval_s"] = eval_s
+    timings[key] = entry
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(timings, indent=2))
+    os.replace(tmp, path)
+    return entry
+
+
+def _announce(log: Any, i: int, n: int, stage: Stage, spent: float) -> None:
+    if i > 1:
+        eta = spent / (i - 1) * (n - i + 1)
+        log(
+            f"[{i}/{n}] {stage.key}: {stage.label}  (elapsed {_fmt(spent)}, about {_fmt(eta)} left)"
+        )
+    else:
+        log(f"[{i}/{n}] {stage.key}: {stage.label}")
+
+
 def run_stages(
     preset: Preset,
     out: Path,
@@ -73,8 +119,6 @@ def run_stages(
     log: Any = print,
 ) -> list[StageResult]:
     """Train and evaluate every stage of ``preset`` under ``out/runs``; returns their results."""
-    from genzoo.runs.evaluate import evaluate_run
-
     runs = out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     timing_path = out / "stages.json"
@@ -85,54 +129,20 @@ def run_stages(
     for i, stage in enumerate(preset.stages, 1):
         cfg = stage_config(stage, preset, seed, data_dir)
         run_dir = runs / stage.key
-        spent = time.perf_counter() - started
-        if i > 1:
-            eta = spent / (i - 1) * (n - i + 1)
-            log(
-                f"[{i}/{n}] {stage.key}: {stage.label}  "
-                f"(elapsed {_fmt(spent)}, about {_fmt(eta)} left)"
-            )
-        else:
-            log(f"[{i}/{n}] {stage.key}: {stage.label}")
+        _announce(log, i, n, stage, time.perf_counter() - started)
         t0 = time.perf_counter()
         status = _train(stage, cfg, run_dir, device, quiet)
         train_s = time.perf_counter() - t0
-        eval_path = run_dir / "eval.json"
-        last = run_dir / "checkpoints" / "last.pt"
-        fresh = eval_path.is_file() and eval_path.stat().st_mtime >= last.stat().st_mtime
         t1 = time.perf_counter()
-        if fresh and status == "reused":
-            record = json.loads(eval_path.read_text())
-        else:
-            record = evaluate_run(
-                run_dir,
-                device=device,
-                samples=preset.quality_samples,
-                seed=seed,
-                **stage.evaluate,
-            )
+        record, reused = _evaluate(stage, preset, run_dir, status, device, seed)
         eval_s = time.perf_counter() - t1
-        entry = timings.get(stage.key, {})
-        if status != "reused" or "train_s" not in entry:
-            entry["train_s"] = (
-                entry.get("train_s", 0.0) + train_s if status != "trained" else train_s
-            )
-        if not (fresh and status == "reused"):
-            entry["eval_s"] = eval_s
-        timings[stage.key] = entry
-        tmp = timing_path.with_name(f".{timing_path.name}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(timings, indent=2))
-        os.replace(tmp, timing_path)
+        times = (train_s, None if reused else eval_s)
+        entry = _record_times(timings, timing_path, stage.key, status, times)
         log(f"[{i}/{n}] {stage.key}: {status}; train {_fmt(train_s)}, evaluate {_fmt(eval_s)}")
         results.append(
             StageResult(
-                key=stage.key,
-                stage=stage,
-                run=run_dir,
-                eval=record,
-                status=status,
-                train_s=entry["train_s"],
-                eval_s=entry.get("eval_s", 0.0),
+                key=stage.key, stage=stage, run=run_dir, eval=record, status=status,
+                train_s=entry["train_s"], eval_s=entry.get("eval_s", 0.0),
             )
-        )
+        )  # fmt: skip
     return results

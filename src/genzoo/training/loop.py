@@ -209,6 +209,274 @@ class _Figures:
         self._draw(epochs)
 
 
+@dataclass
+class _Counters:
+    """Where training stands; every checkpoint saves these."""
+
+    epochs_done: int = 0
+    batches_done: int = 0  # of epoch ``epochs_done + 1``, when a mid-epoch checkpoint was kept
+    global_step: int = 0
+    best_val: float = math.inf
+    partial: dict[str, Any] | None = None  # the mid-epoch state (``_partial_state``)
+
+
+@dataclass
+class _Epoch:
+    """This rank's running totals of one epoch (after a mid-epoch resume rank 0 starts from
+    the saved totals over all ranks)."""
+
+    gen: torch.Generator
+    sums: dict[str, Tensor] = field(default_factory=dict)
+    count: Tensor = field(default_factory=lambda: torch.zeros((), dtype=torch.float64))
+    elapsed: float = 0.0
+    start_batch: int = 0
+
+
+def _open_for_resume(
+    run_dir: str | os.PathLike | None,
+) -> tuple[RunDir, RunConfig, dict[str, Any] | None]:
+    """The run folder, its saved config and its last checkpoint (None before the first)."""
+    if run_dir is None:
+        raise CheckpointError("resume needs a run folder")
+    run = RunDir.open(run_dir)
+    cfg = RunConfig.from_dict(run.read_config())
+    state = load_checkpoint(run.last) if run.last.is_file() else None
+    return run, cfg, state
+
+
+def _limited_data(cfg: RunConfig, data: ImageData | None) -> ImageData:
+    """The run's dataset, cut to ``limit_train`` / ``limit_eval`` when they are set."""
+    tc = cfg.train
+    if data is None:
+        data = load_dataset(cfg.data.dataset, cfg.data.data_dir)
+    limits = {"train": tc.limit_train, "val": tc.limit_eval, "test": tc.limit_eval}
+    if any(v is not None for v in limits.values()):
+        data = data.subset(limits)
+    return data
+
+
+def _restore(state: dict[str, Any] | None, model: nn.Module, step: Step) -> _Counters:
+    """Load a checkpoint's weights and step state; its counters (zero without one)."""
+    if state is None:
+        return _Counters()
+    model.load_state_dict(state["model"])
+    step.load_state_dict(state["step"])
+    return _Counters(
+        epochs_done=state["epochs_done"],
+        batches_done=state["batches_done"],
+        global_step=state["global_step"],
+        best_val=state["best_val"],
+        partial=state.get("partial"),
+    )
+
+
+def _epoch_records(
+    epoch: int,
+    global_step: int,
+    train_terms: dict[str, float],
+    val_terms: dict[str, float],
+    elapsed: float,
+    n_seen: int,
+) -> list[dict[str, Any]]:
+    """The ``metrics.jsonl`` records of one epoch: train (with its speed), then val."""
+    return [
+        {
+            "epoch": epoch,
+            "split": "train",
+            "step": global_step,
+            **train_terms,
+            "time_s": elapsed,
+            "examples_per_s": n_seen / max(elapsed, 1e-9),
+        },
+        {"epoch": epoch, "split": "val", "step": global_step, **val_terms},
+    ]
+
+
+@dataclass
+class _Trainer:
+    """What one ``fit`` call shares between its steps: ``setup``, then ``train_epoch`` for
+    every remaining epoch. ``run`` is the run folder where this rank writes it (rank 0, and
+    every rank of a resumed run); ``logging``: a run folder was given at all (step records and
+    mid-epoch checkpoints are collectives, so every rank takes part)."""
+
+    cfg: RunConfig
+    family: Family
+    model: nn.Module  # unwrapped: checkpoints save this one
+    step: Step
+    data: ImageData
+    dev: torch.device
+    run: RunDir | None
+    logging: bool
+    counters: _Counters
+    bar: bool = False
+    rank: int = 0
+    world: int = 1
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.main = self.rank == 0
+        self.view = self.family.data_view(self.cfg.model)
+        train_images = self.data.images["train"]
+        self.binarizer = Binarizer(train_images) if self.view == "binary" else None
+        self.x_val, self.y_val = self.data.view("val", self.view), self.data.labels["val"]
+        self.history = self.run.read_metrics() if self.run is not None else []
+        run = self.run if self.main else None
+        self.figures = _Figures(self.family, self.model, self.cfg, run, self.x_val)
+
+    @classmethod
+    def setup(
+        cls,
+        cfg: RunConfig,
+        run_dir: str | os.PathLike | None,
+        resume: bool,
+        dev: torch.device,
+        data: ImageData | None,
+        env: dict[str, Any] | None,
+        wrap_model: Any,
+    ) -> _Trainer:
+        """Open (to resume) or create the run folder, build the model and its step, restore
+        the last checkpoint and wrap the step's networks for several processes."""
+        rank, world = rank_and_world()
+        run, state = None, None
+        if resume:
+            run, cfg, state = _open_for_resume(run_dir)
+        family = get_family(cfg.family)
+        data = _limited_data(cfg, data)
+        torch.manual_seed(derive_seed(cfg.seed, "init"))
+        model = family.build(cfg.model).to(dev)
+        step: Step = family.make_step(model, cfg.model, cfg.train)
+        if run_dir is not None and rank == 0 and run is None:
+            run = RunDir.create(run_dir, cfg.to_dict(), env or environment(dev))
+        counters = _restore(state, model, step)
+        if run is not None and rank == 0 and resume:
+            run.truncate_metrics(counters.epochs_done, counters.global_step)
+        if wrap_model is not None or world > 1:
+            step.distribute(wrap_model if wrap_model is not None else ddp_wrapper(dev))
+        return cls(
+            cfg, family, model, step, data, dev, run, run_dir is not None, counters,
+            rank=rank, world=world,
+        )  # fmt: skip
+
+    def checkpoint_state(self, epochs_done: int, batches_done: int, **extra: Any) -> dict:
+        """A self-describing checkpoint: config, weights, step state and counters."""
+        return {
+            "config": self.cfg.to_dict(),
+            "model": unwrapped_state_dict(self.model),
+            "step": self.step.state_dict(),
+            "epochs_done": epochs_done,
+            "batches_done": batches_done,
+            "global_step": self.counters.global_step,
+            "best_val": self.counters.best_val,
+            **extra,
+        }
+
+    # one epoch ------------------------------------------------------------------------------
+    def train_epoch(self, epoch: int) -> None:
+        """Train epoch ``epoch`` (from a saved mid-epoch point when there is one), validate,
+        write its records and checkpoints and, at a sample epoch, its figures."""
+        tc = self.cfg.train
+        self.model.train()
+        self.step.model.train()
+        batches = EpochBatches(
+            self.data.images["train"], self.data.labels["train"], self.view, tc.batch_size,
+            self.cfg.seed, epoch, rank=self.rank, world=self.world, binarizer=self.binarizer,
+        )  # fmt: skip
+        ep = self._start_epoch(epoch)
+        total = tc.epochs * len(batches)  # updates in the whole run, for the lr schedule
+        prog = Progress(len(batches), f"epoch {epoch}/{tc.epochs}", self.bar and self.main)
+        t0 = time.perf_counter()
+        for i, batch in enumerate(batches.iter_from(ep.start_batch), start=ep.start_batch):
+            out = self._train_batch(batch.to(self.dev), ep, epoch, total, prog)
+            self._log_step(out, epoch)
+            if i + 1 < len(batches):
+                self._mid_epoch_checkpoint(ep, epoch, i + 1, time.perf_counter() - t0)
+        prog.close()
+        ep.elapsed += time.perf_counter() - t0
+        check_replicas(self.model, epoch)  # DDP keeps every rank's weights identical
+        self._end_epoch(epoch, ep, prog)
+
+    def _start_epoch(self, epoch: int) -> _Epoch:
+        """The epoch's random streams, from ``(seed, epoch, rank)`` or a saved mid-epoch state."""
+        c, seed = self.counters, self.cfg.seed
+        gen = make_generator(seed, "step", epoch, self.rank, device=self.dev)
+        torch.manual_seed(derive_seed(seed, "torch", epoch, self.rank))
+        ep = _Epoch(gen)
+        if c.partial is not None and c.batches_done > 0:
+            ep.start_batch = c.batches_done
+            _restore_partial(c.partial, gen, seed, epoch, ep.start_batch)
+            if self.main:  # the saved sums are over all ranks
+                ep.sums = {k: v.clone() for k, v in c.partial["sums"].items()}
+                ep.count = c.partial["count"].clone()
+            ep.elapsed = c.partial["elapsed"]
+        c.partial, c.batches_done = None, 0
+        return ep
+
+    def _train_batch(
+        self, batch: Tensor, ep: _Epoch, epoch: int, total: int, prog: Progress
+    ) -> dict[str, Tensor]:
+        """One update (learning rate of the schedule, NaN guard); adds its terms to ``ep``."""
+        tc, c = self.cfg.train, self.counters
+        if tc.lr_schedule != "constant":
+            apply_lr(self.step.optimizers.values(), lr_factor(tc.lr_schedule, c.global_step, total))
+        with autocast(self.dev, tc.precision):
+            out = self.step.train_step(batch, ep.gen)
+        _check_finite(out["loss"], epoch, c.global_step + 1, self.run)
+        _accumulate(ep.sums, out)
+        ep.count += len(batch)
+        c.global_step += 1
+        prog.update(len(batch), out["loss"].detach().float().mean().item() if self.bar else None)
+        return out
+
+    def _log_step(self, out: dict[str, Tensor], epoch: int) -> None:
+        """Every ``log_every`` updates: the step's terms into ``steps.jsonl``."""
+        every, step = self.cfg.train.log_every, self.counters.global_step
+        if not (self.logging and every and step % every == 0):
+            return
+        record = _step_record(out, self.world)
+        if self.run is not None:
+            self.run.append_metrics({"step": step, "epoch": epoch, **record}, steps=True)
+
+    def _mid_epoch_checkpoint(self, ep: _Epoch, epoch: int, done: int, spent: float) -> None:
+        """Every ``checkpoint_every`` updates inside an epoch: ``last.pt`` with the state to
+        continue it exactly. ``done``: batches of this epoch done; ``spent``: seconds since
+        the epoch (or its resumption) began."""
+        every, step = self.cfg.train.checkpoint_every, self.counters.global_step
+        if not (self.logging and every and step % every == 0):
+            return
+        partial = _partial_state(ep.gen, ep.sums, ep.count, ep.elapsed + spent)
+        if self.run is not None:
+            state = self.checkpoint_state(epoch - 1, done, partial=partial)
+            save_checkpoint(self.run.last, state)
+
+    def _end_epoch(self, epoch: int, ep: _Epoch, prog: Progress) -> None:
+        """Train and validation means, their records, ``last.pt`` (and ``best.pt`` when the
+        validation loss improved), the progress line and the sample epoch's figures."""
+        tc, c = self.cfg.train, self.counters
+        train_terms = _mean_terms({k: v.cpu() for k, v in ep.sums.items()}, ep.count)
+        n_seen = int(all_reduce_sum(ep.count.clone()).item())
+        val_terms = evaluate_split(
+            self.step, self.x_val, self.y_val, tc.eval_batch_size, self.dev, tc.precision
+        )
+        records = _epoch_records(epoch, c.global_step, train_terms, val_terms, ep.elapsed, n_seen)
+        self.history.extend(records)
+        improved = val_terms.get("loss", math.inf) < c.best_val
+        if improved:
+            c.best_val = val_terms["loss"]
+        if self.run is not None and self.main:
+            for r in records:
+                self.run.append_metrics(r)
+            save_checkpoint(self.run.last, self.checkpoint_state(epoch, 0))
+            if improved:
+                save_checkpoint(self.run.best, self.checkpoint_state(epoch, 0))
+        if self.main:
+            speed = n_seen / max(ep.elapsed, 1e-9)
+            prog.line(
+                f"epoch {epoch}/{tc.epochs}  train {format_metrics(train_terms)}  |  "
+                f"val {format_metrics(val_terms)}  |  {ep.elapsed:.1f}s {speed:.0f} ex/s"
+            )
+            self.figures.epoch_end(epoch)
+
+
 def fit(
     cfg: RunConfig,
     run_dir: str | os.PathLike | None = None,
@@ -233,164 +501,13 @@ def fit(
     weights, so they resume with any number of processes (exactly: with the same number).
     """
     dev = resolve_device(device) if isinstance(device, str) else device
-    rank, world = rank_and_world()
-    main = rank == 0
-    run: RunDir | None = None
-    state: dict[str, Any] | None = None
-    if resume:
-        if run_dir is None:
-            raise CheckpointError("resume needs a run folder")
-        run = RunDir.open(run_dir)
-        cfg = RunConfig.from_dict(run.read_config())
-        state = load_checkpoint(run.last) if run.last.is_file() else None
-    family = get_family(cfg.family)
-    tc = cfg.train
-
-    if data is None:
-        data = load_dataset(cfg.data.dataset, cfg.data.data_dir)
-    limits = {"train": tc.limit_train, "val": tc.limit_eval, "test": tc.limit_eval}
-    if any(v is not None for v in limits.values()):
-        data = data.subset(limits)
-
-    torch.manual_seed(derive_seed(cfg.seed, "init"))
-    model = family.build(cfg.model).to(dev)  # stays unwrapped: checkpoints save this one
-    step: Step = family.make_step(model, cfg.model, tc)
-
-    if run_dir is not None and main and run is None:
-        run = RunDir.create(run_dir, cfg.to_dict(), env or environment(dev))
-
-    epochs_done, batches_done, global_step = 0, 0, 0
-    best_val = math.inf
-    partial: dict[str, Any] | None = None
-    if state is not None:
-        model.load_state_dict(state["model"])
-        step.load_state_dict(state["step"])
-        epochs_done, batches_done = state["epochs_done"], state["batches_done"]
-        global_step, best_val = state["global_step"], state["best_val"]
-        partial = state.get("partial")
-    if run is not None and main and resume:
-        run.truncate_metrics(epochs_done, global_step)
-    if wrap_model is not None or world > 1:
-        step.distribute(wrap_model if wrap_model is not None else ddp_wrapper(dev))
-
-    view = family.data_view(cfg.model)
-    binarizer = Binarizer(data.images["train"]) if view == "binary" else None
-    x_val, y_val = data.view("val", view), data.labels["val"]
-    bar = (not quiet and os.isatty(2)) if progress_bar is None else progress_bar
-    history = run.read_metrics() if run is not None else []
-
-    def checkpoint_state(ep_done: int, b_done: int, extra: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "config": cfg.to_dict(),
-            "model": unwrapped_state_dict(model),
-            "step": step.state_dict(),
-            "epochs_done": ep_done,
-            "batches_done": b_done,
-            "global_step": global_step,
-            "best_val": best_val,
-            **extra,
-        }
-
-    figures = _Figures(family, model, cfg, run if main else None, x_val)
-    if epochs_done == 0 and batches_done == 0:
-        figures.epoch_end(0)
-
-    for epoch in range(epochs_done + 1, tc.epochs + 1):
-        model.train()
-        step.model.train()
-        batches = EpochBatches(
-            data.images["train"],
-            data.labels["train"],
-            view,
-            tc.batch_size,
-            cfg.seed,
-            epoch,
-            rank=rank,
-            world=world,
-            binarizer=binarizer,
-        )
-        gen = make_generator(cfg.seed, "step", epoch, rank, device=dev)
-        torch.manual_seed(derive_seed(cfg.seed, "torch", epoch, rank))
-        sums: dict[str, Tensor] = {}
-        count = torch.zeros((), dtype=torch.float64)
-        elapsed, start_batch = 0.0, 0
-        if partial is not None and batches_done > 0:
-            start_batch = batches_done
-            _restore_partial(partial, gen, cfg.seed, epoch, start_batch)
-            if main:  # the saved sums are over all ranks
-                sums = {k: v.clone() for k, v in partial["sums"].items()}
-                count = partial["count"].clone()
-            elapsed = partial["elapsed"]
-        partial, batches_done = None, 0
-
-        total = tc.epochs * len(batches)  # updates in the whole run, for the lr schedule
-        prog = Progress(len(batches), f"epoch {epoch}/{tc.epochs}", bar and main)
-        t0 = time.perf_counter()
-        for i, batch in enumerate(batches.iter_from(start_batch), start=start_batch):
-            batch = batch.to(dev)
-            if tc.lr_schedule != "constant":
-                apply_lr(step.optimizers.values(), lr_factor(tc.lr_schedule, global_step, total))
-            with autocast(dev, tc.precision):
-                out = step.train_step(batch, gen)
-            _check_finite(out["loss"], epoch, global_step + 1, run)
-            _accumulate(sums, out)
-            count += len(batch)
-            global_step += 1
-            prog.update(len(batch), out["loss"].detach().float().mean().item() if bar else None)
-            if run_dir is not None and tc.log_every and global_step % tc.log_every == 0:
-                record = _step_record(out, world)
-                if run is not None:
-                    run.append_metrics({"step": global_step, "epoch": epoch, **record}, steps=True)
-            if (
-                run_dir is not None
-                and tc.checkpoint_every
-                and global_step % tc.checkpoint_every == 0
-            ):
-                done = i + 1
-                if done < len(batches):
-                    extra = {
-                        "partial": _partial_state(
-                            gen, sums, count, elapsed + time.perf_counter() - t0
-                        )
-                    }
-                    if run is not None:
-                        save_checkpoint(run.last, checkpoint_state(epoch - 1, done, extra))
-        prog.close()
-        elapsed += time.perf_counter() - t0
-        check_replicas(model, epoch)  # DDP keeps every rank's weights identical
-
-        sums = {k: v.cpu() for k, v in sums.items()}
-        train_terms = _mean_terms(sums, count)
-        n_seen = int(all_reduce_sum(count.clone()).item())
-        val_terms = evaluate_split(step, x_val, y_val, tc.eval_batch_size, dev, tc.precision)
-        records = [
-            {
-                "epoch": epoch,
-                "split": "train",
-                "step": global_step,
-                **train_terms,
-                "time_s": elapsed,
-                "examples_per_s": n_seen / max(elapsed, 1e-9),
-            },
-            {"epoch": epoch, "split": "val", "step": global_step, **val_terms},
-        ]
-        history.extend(records)
-        improved = val_terms.get("loss", math.inf) < best_val
-        if improved:
-            best_val = val_terms["loss"]
-        if run is not None and main:
-            for r in records:
-                run.append_metrics(r)
-            save_checkpoint(run.last, checkpoint_state(epoch, 0, {}))
-            if improved:
-                save_checkpoint(run.best, checkpoint_state(epoch, 0, {}))
-        if main:
-            prog.line(
-                f"epoch {epoch}/{tc.epochs}  train {format_metrics(train_terms)}  |  "
-                f"val {format_metrics(val_terms)}  |  {elapsed:.1f}s "
-                f"{n_seen / max(elapsed, 1e-9):.0f} ex/s"
-            )
-            figures.epoch_end(epoch)
-
-    figures.train_end(tc.epochs)
-    return FitResult(model=model, step=step, history=history, run=run, best_val=best_val)
+    t = _Trainer.setup(cfg, run_dir, resume, dev, data, env, wrap_model)
+    t.bar = (not quiet and os.isatty(2)) if progress_bar is None else progress_bar
+    if t.counters.epochs_done == 0 and t.counters.batches_done == 0:
+        t.figures.epoch_end(0)
+    for epoch in range(t.counters.epochs_done + 1, t.cfg.train.epochs + 1):
+        t.train_epoch(epoch)
+    t.figures.train_end(t.cfg.train.epochs)
+    return FitResult(
+        model=t.model, step=t.step, history=t.history, run=t.run, best_val=t.counters.best_val
+    )
