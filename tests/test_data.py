@@ -145,12 +145,66 @@ def test_unknown_dataset_is_config_error():
         load_dataset("cifar")
 
 
-def test_views_ranges(mnist):
+ALL_PIXELS = torch.arange(256, dtype=torch.uint8).reshape(1, 1, 16, 16)  # every 8-bit value
+
+
+def test_views_map_each_pixel_value(mnist):
+    """The documented mappings (``genzoo.data.views``), value by value for all 256 pixels."""
+    v = ALL_PIXELS.double()
+    assert torch.equal(to_view(ALL_PIXELS, "uint8"), ALL_PIXELS)
+    unit = to_view(ALL_PIXELS, "unit")
+    assert unit.dtype == torch.float32 and unit.shape == ALL_PIXELS.shape
+    # x / 255 correctly rounded to float32 (float64 then float32 rounds the same for a quotient)
+    assert torch.equal(unit, (v / 255).float())
+    signed = to_view(ALL_PIXELS, "signed")
+    assert signed.dtype == torch.float32 and signed.shape == ALL_PIXELS.shape
+    assert signed.flatten()[0] == -1 and signed.flatten()[255] == 1  # exact ends
+    assert signed.flatten()[51] == pytest.approx(-0.6, abs=2**-24)  # 51 / 127.5 - 1
+    # x / 127.5 - 1: two float32 roundings, so within one float32 ulp of 1 (2^-23) of the value
+    torch.testing.assert_close(signed.double(), v / 127.5 - 1, rtol=0, atol=2**-23)
+    assert torch.all(signed.flatten().diff() > 0)  # one level per pixel value, none merged
+    # on real images too, and the two float views agree: signed = 2 * unit - 1
     x = mnist.images["val"][:100]
-    assert to_view(x, "signed").min() >= -1 and to_view(x, "signed").max() <= 1
-    assert to_view(x, "unit").max() <= 1
-    b = to_view(x, "binary", make_generator(0, "t"))
-    assert set(b.unique().tolist()) <= {0.0, 1.0}
+    torch.testing.assert_close(
+        to_view(x, "signed"), 2 * to_view(x, "unit") - 1, rtol=0, atol=2**-23
+    )
+
+
+def test_binary_view_is_a_reproducible_bernoulli_draw():
+    """binary: {0, 1} floats, 0 -> 0 and 255 -> 1 always, the same draw from the same
+    generator state, and P(1) = pixel / 255 for every gray level (5 standard errors)."""
+    n = 4000
+    x = ALL_PIXELS.expand(n, 1, 16, 16).contiguous()
+    b = to_view(x, "binary", make_generator(0, "values")).clone()
+    assert b.dtype == torch.float32 and b.shape == x.shape
+    assert set(b.unique().tolist()) == {0.0, 1.0}
+    flat = b.reshape(n, 256)
+    assert flat[:, 0].sum() == 0 and flat[:, 255].min() == 1
+    assert torch.equal(to_view(x, "binary", make_generator(0, "values")), b)  # reproducible
+    assert not torch.equal(to_view(x, "binary", make_generator(1, "values")), b)
+    p = torch.arange(256, dtype=torch.float64) / 255
+    stderr = (p * (1 - p) / n).sqrt()
+    error = flat.double().mean(0) - p
+    assert torch.all(error.abs() <= 5 * stderr + 1e-12)
+    # pooled over levels: a bias of one level in 255 (P = (x + 1) / 255) is ~10 errors off
+    assert error.mean().abs() <= 5 * stderr.square().sum().sqrt() / 256
+    with pytest.raises(ValueError, match="generator"):
+        to_view(x, "binary")
+
+
+def test_fixed_binarisation_is_a_draw_of_the_images(mnist):
+    """The fixed binary view (validation/test) is a Bernoulli draw of those very images, the
+    same on every call."""
+    x = mnist.images["val"][:2000]
+    fixed = mnist.fixed_binary("val")[:2000]
+    assert torch.equal(fixed, mnist.view("val", "binary")[:2000])
+    assert set(fixed.unique().tolist()) == {0.0, 1.0}
+    assert torch.all(fixed[x == 0] == 0) and torch.all(fixed[x == 255] == 1)
+    gray = (x > 0) & (x < 255)
+    expected = x[gray].double() / 255
+    n = expected.numel()
+    stderr = (expected * (1 - expected)).sum().sqrt() / n
+    assert abs(fixed[gray].double().mean() - expected.mean()) <= 5 * stderr
 
 
 def test_binarisation_has_the_right_mean():
