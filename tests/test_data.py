@@ -249,3 +249,19 @@ def test_batches_cover_the_epoch_and_shard_like_one_process(mnist):
     two = [EpochBatches(x, y, "uint8", 64, seed=3, epoch=1, rank=r, world=2) for r in range(2)]
     for i in range(len(one)):
         assert torch.equal(torch.cat([two[0].indices(i), two[1].indices(i)]), one.indices(i))
+
+
+def test_shape_and_content_hash_name_the_data(mnist):
+    from genzoo.data import ImageData
+
+    assert mnist.shape == (1, 28, 28)
+    small = mnist.subset({"train": 50, "val": 20, "test": 20})
+    same = mnist.subset({"train": 50, "val": 20, "test": 20})
+    assert small.content_hash() == same.content_hash() != mnist.content_hash()
+    images = {s: x.clone() for s, x in small.images.items()}
+    images["test"][3, 0, 5, 5] ^= 1  # one bit of one pixel
+    changed = ImageData(small.name, images, small.labels)
+    assert changed.content_hash() != small.content_hash()
+    labels = {s: y.clone() for s, y in small.labels.items()}
+    labels["val"][0] = (labels["val"][0] + 1) % 10
+    assert ImageData(small.name, small.images, labels).content_hash() != small.content_hash()

@@ -79,7 +79,7 @@ def test_step_gradients_are_averaged_for_every_network_it_trains(family):
     fam = get_family(family)
     cfg = make_config(family, batch_size=8)
     torch.manual_seed(0)
-    model = fam.build(cfg.model)
+    model = fam.build(cfg.model, cfg.shape)
     step = fam.make_step(model, cfg.model, cfg.train)
     called: list[_Recorder] = []
     wrappers: list[_Recorder] = []
@@ -165,7 +165,7 @@ def test_two_process_cli_run_saves_a_loadable_run(family, two_proc_runs):
         assert two[-1]["loss"] < 0.8 * two[0]["loss"]
     state = torch.load(two_run / "checkpoints" / "last.pt", weights_only=True)
     assert not any(k.startswith("module.") or ".module." in k for k in state["model"])
-    get_family(family).build(make_config(family).model).load_state_dict(state["model"])
+    get_family(family).build(make_config(family).model, (1, 28, 28)).load_state_dict(state["model"])
     config = json.loads((two_run / "config.json").read_text())
     assert config["env"]["world_size"] == 2 and config["env"]["backend"] == "gloo"
 
@@ -175,7 +175,7 @@ def _step_keys(family: str) -> list[str]:
     fam = get_family(family)
     cfg = make_config(family, batch_size=4)
     torch.manual_seed(0)
-    model = fam.build(cfg.model)
+    model = fam.build(cfg.model, cfg.shape)
     step = fam.make_step(model, cfg.model, cfg.train)
     x = torch.randint(0, 256, (4, 1, 28, 28), dtype=torch.uint8)
     batch = Batch(to_view(x, fam.data_view(cfg.model), make_generator(0, "b")), torch.zeros(4))
@@ -371,7 +371,7 @@ class ToyFamily(Family):
     config_cls = ToyConfig
     train_defaults = TrainConfig(epochs=2, batch_size=32, lr=1e-2)
 
-    def build(self, cfg):
+    def build(self, cfg, shape):
         return Toy(cfg)
 
     def make_step(self, model, cfg, train):
@@ -488,8 +488,8 @@ def _float64_family(name: str) -> Family:
     base = type(get_family(AGREE[name][0]))
 
     class Float64(base):  # type: ignore[misc, valid-type]
-        def build(self, cfg):
-            return super().build(cfg).double()
+        def build(self, cfg, shape):
+            return super().build(cfg, shape).double()
 
         def make_step(self, model, cfg, train):
             step = super().make_step(model, cfg, train)

@@ -26,7 +26,7 @@ def test_built_flow_round_trip_and_sampling(arch: str):
     FAMILY = get_family("flow")  # the interface `genzoo interpolate` uses
 
     z = FAMILY.encode(model, x.to(torch.uint8))
-    assert z.shape == (3, FAMILY.latent_dim(cfg))
+    assert z.shape == (3, FAMILY.latent_dim(cfg, (1, 28, 28)))
     torch.testing.assert_close(FAMILY.decode(model, z) * 255, x, atol=1e-9, rtol=0)
     images = model.sample(4, gen(1), temperature=0.7)
     assert images.shape == (4, 1, 28, 28)

@@ -36,11 +36,11 @@ class ToyConfig:
 
 
 class PixelBernoulli(nn.Module):
-    def __init__(self, cfg: ToyConfig) -> None:
+    def __init__(self, cfg: ToyConfig, shape: tuple[int, int, int]) -> None:
         super().__init__()
-        self.logits = nn.Parameter(torch.full((1, 1, 28, 28), cfg.init_logit))
+        self.logits = nn.Parameter(torch.full((1, *shape), cfg.init_logit))
 
-    def nll(self, x: torch.Tensor) -> torch.Tensor:  # (B, 1, 28, 28) in {0, 1} -> (B,)
+    def nll(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) in {0, 1} -> (B,)
         bce = nn.functional.binary_cross_entropy_with_logits
         return bce(self.logits.expand_as(x), x, reduction="none").flatten(1).sum(1)
 
@@ -74,8 +74,8 @@ class ToyFamily(Family):
         ),
     )
 
-    def build(self, cfg):
-        return PixelBernoulli(cfg)
+    def build(self, cfg, shape):
+        return PixelBernoulli(cfg, shape)
 
     def make_step(self, model, cfg, train):
         return ToyStep(model, cfg, train)
@@ -84,7 +84,7 @@ class ToyFamily(Family):
         return "binary"
 
     def sample(self, model, n, generator, sharpness=1.0):
-        p = torch.sigmoid(sharpness * model.logits).expand(n, 1, 28, 28)
+        p = torch.sigmoid(sharpness * model.logits).expand(n, *model.logits.shape[1:])
         return torch.bernoulli(p, generator=generator)
 
     def snapshots(self, model, cfg, val_x):

@@ -87,7 +87,7 @@ def test_eval_step_changes_nothing_and_train_step_changes_weights(mnist):
     cfg = make_config("vae", hidden=16)
     fam = get_family("vae")
     torch.manual_seed(0)
-    model = fam.build(cfg.model)
+    model = fam.build(cfg.model, cfg.shape)
     step = fam.make_step(model, cfg.model, cfg.train)
     batch = Batch(mnist.fixed_binary("val")[:32], mnist.labels["val"][:32])
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -227,7 +227,7 @@ class _ToyNaN(Family):
     config_cls = _ToyConfig
     train_defaults = TrainConfig(epochs=3, batch_size=100, limit_train=300, limit_eval=100)
 
-    def build(self, cfg):
+    def build(self, cfg, shape):
         return _ToyModel(cfg)
 
     def make_step(self, model, cfg, train):

@@ -266,10 +266,10 @@ def test_train_step_changes_weights_and_eval_step_does_not(arch, likelihood):
 def test_family_interface():
     fam = get_family("vae")
     cfg = VAEConfig(hidden=16, z_dim=5)
-    model = fam.build(cfg)
+    model = fam.build(cfg, (1, 28, 28))
     x = _batch("bernoulli", 4).x
     z = fam.encode(model, x)
-    assert z.shape == (4, 5) and fam.latent_dim(cfg) == 5
+    assert z.shape == (4, 5) and fam.latent_dim(cfg, (1, 28, 28)) == 5
     images = fam.decode(model, z)
     assert images.shape == (4, 1, 28, 28) and images.min() >= 0 and images.max() <= 1
     assert fam.data_view(VAEConfig(likelihood="logistic")) == "uint8"

@@ -166,6 +166,11 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     seed: int = 0
     name: str | None = None
+    shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W) of the data, set from it by training
+
+    def __post_init__(self) -> None:
+        if len(self.shape) != 3 or any(int(d) < 1 for d in self.shape):
+            raise ConfigError(f"an image shape is (C, H, W) with sizes >= 1, got {self.shape}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -175,6 +180,7 @@ class RunConfig:
             "data": config_to_dict(self.data),
             "seed": self.seed,
             "name": self.name,
+            "shape": list(self.shape),
         }
 
     @classmethod
@@ -189,6 +195,7 @@ class RunConfig:
             data=config_from_dict(DataConfig, d.get("data", {})),
             seed=int(d.get("seed", 0)),
             name=d.get("name"),
+            shape=tuple(int(v) for v in d.get("shape", (1, 28, 28))),  # older runs: MNIST
         )
 
 

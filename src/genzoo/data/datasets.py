@@ -7,6 +7,7 @@ tensors; batches are slices, never per-image Python calls.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -38,6 +39,26 @@ class ImageData:
     files: dict[str, FoundFile] = field(default_factory=dict)
     classes: tuple[str, ...] = ()
     _fixed: dict[str, Tensor] = field(default_factory=dict, repr=False)
+    _fixed_meta: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of one image."""
+        c, h, w = self.images["train"].shape[1:]
+        return int(c), int(h), int(w)
+
+    def content_hash(self) -> str:
+        """sha256 of every split's images and labels (shapes included): names the data's
+        content, so caches keyed by it (evaluation networks, indexed folders) never outlive
+        a change of the data."""
+        if "content_hash" not in self._fixed_meta:
+            h = hashlib.sha256()
+            for split in sorted(self.images):
+                for t in (self.images[split], self.labels[split]):
+                    h.update(f"{split}:{tuple(t.shape)}:{t.dtype};".encode())
+                    h.update(t.contiguous().numpy().tobytes())
+            self._fixed_meta["content_hash"] = h.hexdigest()
+        return self._fixed_meta["content_hash"]
 
     def size(self, split: str) -> int:
         return self.images[self._check(split)].shape[0]

@@ -6,14 +6,23 @@ May import: ``genzoo.errors`` (and, for type hints only, config, data and traini
 """
 
 from genzoo.family.figures import CurveFigure, Figure, ImageFigure, Series
-from genzoo.family.interface import Family, NotAvailableError, Option, resolve_options
+from genzoo.family.interface import (
+    Family,
+    ImageShape,
+    NotAvailableError,
+    Option,
+    require_shape,
+    resolve_options,
+)
 from genzoo.family.registry import family_names, get_family, register
 
 __all__ = [
     "Family",
+    "ImageShape",
     "Option",
     "NotAvailableError",
     "resolve_options",
+    "require_shape",
     "ImageFigure",
     "CurveFigure",
     "Series",

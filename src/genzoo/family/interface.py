@@ -24,7 +24,16 @@ if TYPE_CHECKING:
     from genzoo.data import ImageData
     from genzoo.training.step import Step
 
-__all__ = ["Family", "Option", "resolve_options", "NotAvailableError"]
+__all__ = [
+    "Family",
+    "Option",
+    "resolve_options",
+    "NotAvailableError",
+    "ImageShape",
+    "require_shape",
+]
+
+ImageShape = tuple[int, int, int]  # (C, H, W) of one image
 
 
 class NotAvailableError(ConfigError):
@@ -82,6 +91,14 @@ def resolve_options(
     return {o.name: o.check(given.get(o.name)) for o in declared}
 
 
+def require_shape(family: str, shape: ImageShape, *supported: ImageShape) -> None:
+    """``ConfigError`` in one line unless ``shape`` is one of ``supported``."""
+    if tuple(shape) not in supported:
+        have = ", ".join("x".join(map(str, s)) for s in supported)
+        got = "x".join(map(str, shape))
+        raise ConfigError(f"the {family} family takes {have} images so far, not {got}")
+
+
 class Family(ABC):
     """A model family: subclass it, fill in the class attributes and the abstract methods.
 
@@ -100,8 +117,9 @@ class Family(ABC):
 
     # required ----------------------------------------------------------------------------
     @abstractmethod
-    def build(self, cfg: Any) -> nn.Module:
-        """A fresh model from the family's config (the caller seeds torch beforehand)."""
+    def build(self, cfg: Any, shape: ImageShape) -> nn.Module:
+        """A fresh model from the family's config for images of ``shape`` ``(C, H, W)``, the
+        run's data shape (the caller seeds torch beforehand)."""
 
     @abstractmethod
     def make_step(self, model: nn.Module, cfg: Any, train: TrainConfig) -> Step:
@@ -133,8 +151,8 @@ class Family(ABC):
         (bits/dim of 8-bit or binarised data, per ``data_view``) and ``neg_elbo_nats``."""
         return None
 
-    def latent_dim(self, cfg: Any) -> int | None:
-        """Size of the N(0, I) latent that ``decode`` takes, or None without one."""
+    def latent_dim(self, cfg: Any, shape: ImageShape) -> int | None:
+        """Size of the N(0, I) latent that ``decode`` takes for images of ``shape``, or None."""
         return None
 
     def encode(self, model: nn.Module, x: Tensor) -> Tensor:

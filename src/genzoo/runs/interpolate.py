@@ -70,7 +70,7 @@ def interpolation_grid(
     if n_cand < 2:
         raise ConfigError(f"--candidates must be >= 2, got {n_cand}")
     family, model = run.family, run.model
-    dim = family.latent_dim(run.config.model)
+    dim = family.latent_dim(run.config.model, run.config.shape)
     if not family.can_decode or dim is None:
         raise ConfigError(f"the {family.name} family has no latent decoder to interpolate with")
     gen = make_generator(seed, "interpolate")

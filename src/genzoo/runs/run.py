@@ -83,7 +83,7 @@ def load_run(
     state = load_checkpoint(folder.checkpoint(checkpoint))
     cfg = RunConfig.from_dict(state["config"])
     family = get_family(cfg.family)
-    model = family.build(cfg.model)
+    model = family.build(cfg.model, cfg.shape)
     model.load_state_dict(state["model"])
     kept = {k: v for k, v in state.items() if k not in ("model", "step", "partial")}
     # absolute, so that the Run stays valid when a notebook changes its working folder

@@ -6,6 +6,7 @@ at the sample epochs keeps the family's snapshots and draws its declared figures
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import time
@@ -18,7 +19,7 @@ from torch import Tensor, nn
 from genzoo.config import RunConfig
 from genzoo.data import EpochBatches, ImageData, eval_batches, load_dataset
 from genzoo.data.views import Binarizer
-from genzoo.errors import CheckpointError, NonFiniteLossError
+from genzoo.errors import CheckpointError, ConfigError, NonFiniteLossError
 from genzoo.family import Family, get_family
 from genzoo.seeding import derive_seed, make_generator
 from genzoo.training.checkpoint import load_checkpoint, save_checkpoint
@@ -342,8 +343,14 @@ class _Trainer:
             run, cfg, state = _open_for_resume(run_dir)
         family = get_family(cfg.family)
         data = _limited_data(cfg, data)
+        if not resume:
+            cfg = dataclasses.replace(cfg, shape=data.shape)  # the model is sized from the data
+        elif cfg.shape != data.shape:
+            raise ConfigError(
+                f"the run was trained on {cfg.shape} images, the data has {data.shape}"
+            )
         torch.manual_seed(derive_seed(cfg.seed, "init"))
-        model = family.build(cfg.model).to(dev)
+        model = family.build(cfg.model, cfg.shape).to(dev)
         step: Step = family.make_step(model, cfg.model, cfg.train)
         if run_dir is not None and rank == 0 and run is None:
             run = RunDir.create(run_dir, cfg.to_dict(), env or environment(dev))

@@ -8,7 +8,15 @@ import torch
 from torch import Tensor
 
 from genzoo.config import TrainConfig
-from genzoo.family import CurveFigure, Family, ImageFigure, Option, Series
+from genzoo.family import (
+    CurveFigure,
+    Family,
+    ImageFigure,
+    ImageShape,
+    Option,
+    Series,
+    require_shape,
+)
 from genzoo.models.flow.config import FlowConfig
 from genzoo.models.flow.evaluate import DEFAULT_DEQUANT_SAMPLES, evaluate_flow
 from genzoo.models.flow.model import Flow, build_flow
@@ -56,7 +64,8 @@ class FlowFamily(Family):
         ),
     )
 
-    def build(self, cfg: FlowConfig) -> Flow:
+    def build(self, cfg: FlowConfig, shape: ImageShape) -> Flow:
+        require_shape(self.name, shape, (1, 28, 28))
         return build_flow(cfg)
 
     def make_step(self, model: torch.nn.Module, cfg: FlowConfig, train: TrainConfig) -> FlowStep:
@@ -78,8 +87,9 @@ class FlowFamily(Family):
         m = evaluate_flow(model, cfg, data, split, device, opts)
         return {**m, "nll_nats": m["nats"]}
 
-    def latent_dim(self, cfg: FlowConfig) -> int:
-        return 784
+    def latent_dim(self, cfg: FlowConfig, shape: ImageShape) -> int:
+        c, h, w = shape
+        return c * h * w
 
     def encode(self, model: Flow, x: Tensor) -> Tensor:
         return model.encode(x)

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from genzoo.config import TrainConfig
-from genzoo.family import CurveFigure, Family, ImageFigure, Series
+from genzoo.family import CurveFigure, Family, ImageFigure, ImageShape, Series, require_shape
 from genzoo.models.gan.config import GANConfig
 from genzoo.models.gan.losses import EQUILIBRIUM_D_LOSS
 from genzoo.models.gan.model import GAN
@@ -71,7 +71,8 @@ class GANFamily(Family):
         ),
     )
 
-    def build(self, cfg: GANConfig) -> GAN:
+    def build(self, cfg: GANConfig, shape: ImageShape) -> GAN:
+        require_shape(self.name, shape, (1, 28, 28))
         return GAN(cfg)
 
     def make_step(self, model: torch.nn.Module, cfg: GANConfig, train: TrainConfig) -> GANStep:
@@ -83,7 +84,7 @@ class GANFamily(Family):
     def sample(self, model: GAN, n: int, generator: torch.Generator) -> Tensor:
         return model.sample(n, generator)
 
-    def latent_dim(self, cfg: GANConfig) -> int:
+    def latent_dim(self, cfg: GANConfig, shape: ImageShape) -> int:
         return cfg.z_dim
 
     @torch.no_grad()

@@ -8,7 +8,15 @@ import torch
 from torch import Tensor
 
 from genzoo.config import TrainConfig
-from genzoo.family import CurveFigure, Family, ImageFigure, Option, Series
+from genzoo.family import (
+    CurveFigure,
+    Family,
+    ImageFigure,
+    ImageShape,
+    Option,
+    Series,
+    require_shape,
+)
 from genzoo.models.vae.config import VAEConfig
 from genzoo.models.vae.evaluate import DEFAULT_K, NAIVE_EXAMPLES, evaluate_vae
 from genzoo.models.vae.likelihoods import make_likelihood
@@ -76,7 +84,8 @@ class VAEFamily(Family):
         ),
     )
 
-    def build(self, cfg: VAEConfig) -> VAE:
+    def build(self, cfg: VAEConfig, shape: ImageShape) -> VAE:
+        require_shape(self.name, shape, (1, 28, 28))
         return VAE(cfg)
 
     def make_step(self, model: torch.nn.Module, cfg: VAEConfig, train: TrainConfig) -> VAEStep:
@@ -101,7 +110,7 @@ class VAEFamily(Family):
         }
         return {**m, **common}
 
-    def latent_dim(self, cfg: VAEConfig) -> int:
+    def latent_dim(self, cfg: VAEConfig, shape: ImageShape) -> int:
         return cfg.z_dim
 
     @torch.no_grad()
