@@ -36,19 +36,31 @@ def test_built_flow_round_trip_and_sampling(arch: str):
 
 def test_bf16_autocast_keeps_logdet_in_fp32():
     """Under bf16 autocast the networks run in bf16 but the affine maps, log-dets and their
-    sums stay fp32, and the inverse recomputes the same scales: log-dets are exactly those of
-    the map applied (inverse = -forward to fp32 rounding), and the round trip holds."""
+    sums stay fp32: log-dets are those of the map applied (inverse = -forward), and the body
+    inverts its own output to bf16 precision. The inverse's conditioner inputs are rebuilt
+    values that differ from the forward's in the last fp32 bits, and bf16 rounding can turn
+    that into a bf16 step of a scale, so the continuous round trip holds to ~1e-2 in logit
+    space, not exactly, and an 8-bit pixel whose dequantised value lies that close to a bin
+    edge may come back one level off (without native bf16, 2% of them here; in fp32 none)."""
     torch.manual_seed(0)
     model = randomize(build_flow(FlowConfig(arch="realnvp", channels=8, blocks=1)), 0, 0.05)
     x = pixels((1, 28, 28))(4).to(torch.uint8)
     model.log_prob(x, gen(0))  # ActNorm's data-dependent initialisation, in fp32
+    *pre, body = model.transform.transforms
+    y = x.float()
+    for t in pre:  # dequantise, scale, logit: no networks, fp32
+        y, _ = t(y, gen(0))
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        z, ld = model.transform(x, gen(0))
-        x_back, ld_inv = model.transform.inverse(z)
+        z, ld = body(y)
+        y_back, ld_inv = body.inverse(z)
         lp = model.log_prob(x, gen(0))
-    assert z.dtype == ld.dtype == lp.dtype == torch.float32
-    torch.testing.assert_close(ld_inv, -ld, atol=1e-2, rtol=1e-5)
-    assert torch.equal(x_back, x.float())
+        x_back, _ = model.transform.inverse(model.transform(x, gen(0))[0])
+    assert z.dtype == ld.dtype == lp.dtype == y_back.dtype == torch.float32
+    torch.testing.assert_close(ld_inv, -ld, atol=5e-2, rtol=1e-5)  # 784 dims: ~1e-4 nats each
+    torch.testing.assert_close(y_back, y, atol=3e-2, rtol=1e-2)  # logit space, bf16 steps
+    assert (x_back - x.float()).abs().max() <= 1 and (x_back != x.float()).float().mean() < 0.05
+    x_fp32, _ = model.transform.inverse(model.transform(x, gen(0))[0])
+    assert torch.equal(x_fp32, x.float())
 
 
 def test_train_step_changes_weights_and_eval_step_does_not():
