@@ -26,7 +26,7 @@ from genzoo.data.fetch import FoundFile, locate
 from genzoo.data.folder import SPLIT_RULE, folder_split, index_folder
 from genzoo.data.idx import read_idx
 from genzoo.data.imageops import transform_images
-from genzoo.data.sources import check_dataset, get_spec, is_registered
+from genzoo.data.sources import ROLES, check_dataset, get_spec, is_registered
 from genzoo.data.views import binarize, to_view
 from genzoo.errors import ConfigError, DataError
 from genzoo.seeding import make_generator
@@ -175,8 +175,7 @@ def _load_cached(
         classes = meta_classes or classes
         what = "CIFAR-10 binary archive"
     else:
-        roles = ("train_images", "train_labels", "test_images", "test_labels")
-        arrays = [read_idx(found[r].path) for r in roles]
+        arrays = [read_idx(found[r].path) for r in ROLES]
         arrays[0], arrays[2] = arrays[0][:, None], arrays[2][:, None]  # (N, 1, 28, 28)
         what = "IDX files"
     images, labels = _split_fixed(name, tuple(arrays), spec.n_train, (image_size, channels))
