@@ -121,10 +121,11 @@ def test_download_fails_offline_with_clear_message(tmp_path, monkeypatch):
 
 
 def test_cli_offline_no_local_copy_is_one_line(tmp_path):
+    # kmnist: no system package ships it (Debian's dataset-fashion-mnist would be found)
     res = run_cli(
         "data",
         "info",
-        "fashion-mnist",
+        "kmnist",
         "--data-dir",
         str(tmp_path),
         env={"GENZOO_CACHE": str(tmp_path / "c"), "GENZOO_OFFLINE": "1"},

@@ -13,6 +13,7 @@ import dataclasses
 import types
 import typing
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Literal
 
 from genzoo.errors import ConfigError
@@ -144,16 +145,29 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Which data set, and where to look for it first."""
+    """Which data set, where to look for it first, and how to size its images."""
 
-    dataset: str = opt("mnist", "data set name")
+    dataset: str = opt(
+        "mnist", "a registered name (mnist, fashion-mnist, kmnist, cifar10) or a folder of images"
+    )
     data_dir: str | None = opt(None, "look for the data set here first (none: $GENZOO_DATA_DIR)")
+    image_size: int | None = opt(
+        None, "resize the shorter side to S and centre-crop SxS (none: as found)", ge=1
+    )
+    # not "channels": the VAE's and the flow's model configs already own --channels
+    image_channels: int | None = opt(
+        None, "convert to 1 (grey) or 3 (RGB) channels (none: as found)", ge=1, le=3
+    )
 
     def __post_init__(self) -> None:
-        from genzoo.data.sources import get_spec
+        from genzoo.data.sources import check_dataset, is_registered
 
         check_fields(self)
-        get_spec(self.dataset)
+        check_dataset(self.dataset)
+        if not is_registered(self.dataset):  # a folder: absolute, so the run finds it again
+            object.__setattr__(self, "dataset", str(Path(self.dataset).expanduser().resolve()))
+        if self.image_channels == 2:
+            raise ConfigError("image-channels must be 1 or 3, got 2")
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
-"""Data sets by name, verified offline-first, held in memory, with fixed splits and views."""
+"""Data sets by name or folder, verified offline-first, held in memory, with splits and views."""
 
 from genzoo.data.batches import Batch, EpochBatches, eval_batches
-from genzoo.data.datasets import SPLITS, ImageData, load_dataset
+from genzoo.data.datasets import SPLITS, ImageData, load_configured, load_dataset
 from genzoo.data.fetch import locate
-from genzoo.data.sources import DATASETS, get_spec
+from genzoo.data.sources import DATASETS, check_dataset, get_spec
 from genzoo.data.views import VIEWS, binarize, to_view
 
 __all__ = [
@@ -12,10 +12,12 @@ __all__ = [
     "eval_batches",
     "ImageData",
     "load_dataset",
+    "load_configured",
     "SPLITS",
     "locate",
     "DATASETS",
     "get_spec",
+    "check_dataset",
     "VIEWS",
     "binarize",
     "to_view",

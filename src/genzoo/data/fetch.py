@@ -8,36 +8,51 @@ Search order for each file, first hit wins:
 4. a download with pooch from the data set's mirrors into the user cache, verified by sha256
    (skipped when ``$GENZOO_OFFLINE`` is set).
 
-A file that is found but has the wrong size or sha256 is refused with a ``ChecksumError``; the
-search does not fall through to another copy, so bad data is never trained on and never
-silently replaced. Verified files are remembered in ``<cache>/verified.json`` by path, size and
-modification time, so each file is hashed once.
+A file is accepted when its sha256 is the published one, or (where the spec records it) when
+its decompressed content has the published content sha256: a re-compressed copy of the same
+data loads. Anything else is refused with a one-line ``ChecksumError`` that gives the expected
+and the found checksums; a truncated or damaged gzip is refused too. The search does not fall
+through to another copy, so bad data is never trained on and never silently replaced.
+Verified files are remembered in ``<cache>/verified.json`` by path, size, modification time and
+the checksums they were checked against, so each file is hashed once.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from genzoo.data.sources import ROLES, DatasetSpec, FileSpec, get_spec
+from genzoo.data.sources import DatasetSpec, FileSpec, get_spec
 from genzoo.errors import ChecksumError, DataError
 
-__all__ = ["FoundFile", "locate", "search_dirs", "cache_dir", "sha256_of", "verify_file"]
+__all__ = [
+    "FoundFile",
+    "locate",
+    "search_dirs",
+    "cache_dir",
+    "sha256_of",
+    "content_sha256_of",
+    "verify_file",
+]
 
 SYSTEM_DIR = Path("/usr/share/datasets")
 
 
 @dataclass(frozen=True)
 class FoundFile:
-    """Where a verified file was found: ``source`` is one of data-dir, cache, system, download."""
+    """Where a verified file was found: ``source`` is one of data-dir, cache, system, download;
+    ``by`` how it verified: "sha256" (the file) or "content sha256" (its decompressed content)."""
 
     role: str
     path: Path
     source: str
     remembered: bool  # True when the checksum came from the verification record
+    by: str = "sha256"
 
 
 def cache_dir() -> Path:
@@ -77,13 +92,15 @@ def _load_record() -> dict:
         return {}
 
 
-def _remember(path: Path, spec: FileSpec) -> None:
+def _remember(path: Path, spec: FileSpec, by: str) -> None:
     stat = path.stat()
     record = _load_record()
     record[str(path.resolve())] = {
         "size": stat.st_size,
         "mtime_ns": stat.st_mtime_ns,
         "sha256": spec.sha256,
+        "content_sha256": spec.content_sha256,
+        "by": by,
     }
     try:
         target = _record_path()
@@ -95,40 +112,73 @@ def _remember(path: Path, spec: FileSpec) -> None:
         pass  # a read-only cache only costs a re-hash next time
 
 
-def _is_remembered(path: Path, spec: FileSpec) -> bool:
+def _remembered_by(path: Path, spec: FileSpec) -> str | None:
+    """How ``path`` verified against ``spec`` before, if it is unchanged since; else None."""
     entry = _load_record().get(str(path.resolve()))
     if not entry:
-        return False
+        return None
     stat = path.stat()
-    return (
+    same = (
         entry.get("sha256") == spec.sha256
+        and entry.get("content_sha256") == spec.content_sha256
         and entry.get("size") == stat.st_size
         and entry.get("mtime_ns") == stat.st_mtime_ns
     )
+    return str(entry.get("by", "sha256")) if same else None
 
 
-def verify_file(path: Path, spec: FileSpec) -> bool:
-    """Check size and sha256 of ``path``; raise ``ChecksumError`` naming both on a mismatch.
+def content_sha256_of(path: Path) -> str:
+    """Hex sha256 of a gzip file's decompressed content; raises ``OSError``, ``EOFError`` or
+    ``zlib.error`` for a truncated or damaged file."""
+    digest = hashlib.sha256()
+    with gzip.open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
-    Returns True when the answer came from the verification record (no hashing needed).
-    """
-    if _is_remembered(path, spec):
-        return True
+
+def _refuse(path: Path, spec: FileSpec, actual: str) -> None:
+    """Raise the one-line ``ChecksumError`` for a file whose sha256 is not the published one."""
     size = path.stat().st_size
-    if spec.size is not None and size != spec.size:
-        actual = sha256_of(path)
+    if spec.content_sha256 is None:
+        sized = f"{size} bytes" + (f", expected {spec.size}" if spec.size is not None else "")
         raise ChecksumError(
-            f"{path}: refusing a wrong or truncated file: {size} bytes, expected {spec.size}; "
-            f"sha256 {actual}, expected {spec.sha256}. Replace it with the original file."
-        )
-    actual = sha256_of(path)
-    if actual != spec.sha256:
-        raise ChecksumError(
-            f"{path}: refusing a corrupted or wrong file: sha256 {actual}, expected "
+            f"{path}: refusing a wrong or truncated file ({sized}): sha256 {actual}, expected "
             f"{spec.sha256}. Replace it with the original file."
         )
-    _remember(path, spec)
-    return False
+    try:
+        content = content_sha256_of(path)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ChecksumError(
+            f"{path}: refusing a truncated or damaged gzip file ({size} bytes; {exc}): sha256 "
+            f"{actual}, expected {spec.sha256} (or content sha256 {spec.content_sha256}). "
+            "Replace it with the original file."
+        ) from None
+    if content != spec.content_sha256:
+        raise ChecksumError(
+            f"{path}: refusing a file whose content differs: content sha256 {content}, expected "
+            f"{spec.content_sha256} (file sha256 {actual}, published {spec.sha256}). "
+            "Replace it with the original file."
+        )
+
+
+def verify_file(path: Path, spec: FileSpec) -> tuple[bool, str]:
+    """Check ``path`` against ``spec``: its sha256, else the sha256 of its decompressed
+    content; raise a one-line ``ChecksumError`` naming both checksums when neither matches.
+
+    Returns ``(remembered, by)``: whether the answer came from the verification record (no
+    hashing needed), and how the file verified ("sha256" or "content sha256").
+    """
+    by = _remembered_by(path, spec)
+    if by is not None:
+        return True, by
+    actual = sha256_of(path)
+    by = "sha256"
+    if actual != spec.sha256:
+        _refuse(path, spec, actual)  # returns only when the content has the published sha256
+        by = "content sha256"
+    _remember(path, spec, by)
+    return False, by
 
 
 def _download(spec: DatasetSpec, file: FileSpec, dirs: list[tuple[str, Path]]) -> Path:
@@ -160,31 +210,40 @@ def _download(spec: DatasetSpec, file: FileSpec, dirs: list[tuple[str, Path]]) -
     looked = ", ".join(str(d / file.name) for _, d in dirs)
     raise DataError(
         f"{spec.name}: {file.name} not found (looked in {looked}) and the download failed "
-        f"({'; '.join(errors)}). Put the four original files in <dir>/{spec.name}/ and pass "
+        f"({'; '.join(errors)}). Put {_file_names(spec)} in "
+        f"<dir>/{spec.name}/ and pass "
         f"--data-dir <dir> or set GENZOO_DATA_DIR=<dir>."
     )
+
+
+def _file_names(spec: DatasetSpec) -> str:
+    """``NAME (from URL)`` for a one-file data set, else ``the N original files (from URL)``."""
+    names = [f.name for f in spec.files.values()]
+    if len(names) == 1:
+        return f"{names[0]} (from {spec.mirrors[0]}{names[0]})"
+    return f"the {len(names)} original files (from {spec.mirrors[0]})"
 
 
 def locate(
     name: str, data_dir: str | os.PathLike | None = None, download: bool = True
 ) -> dict[str, FoundFile]:
-    """Find and verify the four files of data set ``name``; returns ``role -> FoundFile``."""
+    """Find and verify the files of data set ``name``; returns ``role -> FoundFile``."""
     spec = get_spec(name)
     found: dict[str, FoundFile] = {}
     dirs = search_dirs(name, data_dir)
-    for role in ROLES:
-        file = spec.files[role]
+    for role, file in spec.files.items():
         for source, folder in dirs:
             path = folder / file.name
             if path.is_file():
-                remembered = verify_file(path, file)
-                found[role] = FoundFile(role, path, source, remembered)
+                found[role] = FoundFile(role, path, source, *verify_file(path, file))
                 break
         else:
             if not download:
                 looked = ", ".join(str(d / file.name) for _, d in dirs)
-                raise DataError(f"{name}: {file.name} not found (looked in {looked})")
+                raise DataError(
+                    f"{name}: {file.name} not found (looked in {looked}); put it in "
+                    f"<dir>/{name}/ and pass --data-dir <dir> or set GENZOO_DATA_DIR=<dir>"
+                )
             path = _download(spec, file, dirs)
-            verify_file(path, file)
-            found[role] = FoundFile(role, path, "download", False)
+            found[role] = FoundFile(role, path, "download", False, verify_file(path, file)[1])
     return found

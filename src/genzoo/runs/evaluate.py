@@ -40,12 +40,12 @@ def _sample_quality(run: Run, cfg: QualityConfig) -> dict[str, Any]:
     fixed binarisation for binarised data, else the 8-bit images). For a data set the network
     was not trained on, only ``quality_skipped`` (a reason).
     """
-    from genzoo.data.datasets import load_dataset
+    from genzoo.data.datasets import load_configured
     from genzoo.evaluation.classifier import classifier_record, load_classifier
     from genzoo.evaluation.quality import sample_quality
     from genzoo.evaluation.reference import reference_features, reference_view
 
-    dataset, data_dir = run.config.data.dataset, run.config.data.data_dir
+    dataset = run.config.data.dataset
     trained_on = classifier_record().get("dataset", "mnist")
     if dataset != trained_on:
         return {
@@ -54,7 +54,7 @@ def _sample_quality(run: Run, cfg: QualityConfig) -> dict[str, Any]:
     classifier = load_classifier(device=run.device)
     view = reference_view(run.family.data_view(run.config.model))
     reference = reference_features(
-        classifier, dataset, "test", view, data=load_dataset(dataset, data_dir)
+        classifier, dataset, "test", view, data=load_configured(run.config.data)
     )
 
     def sample_fn(model: Any, n: int, generator: torch.Generator) -> torch.Tensor:
@@ -82,7 +82,7 @@ def evaluate_run(
     KID, precision/recall and class coverage; likelihoods come under the common names
     ``nll_nats``, ``bpd`` and ``neg_elbo_nats``.
     """
-    from genzoo.data.datasets import load_dataset
+    from genzoo.data.datasets import load_configured
     from genzoo.evaluation.quality import QualityConfig
     from genzoo.training.rundir import RunDir
 
@@ -93,7 +93,7 @@ def evaluate_run(
     cfg, family = run.config, run.family
     default = QualityConfig.samples  # 10,000; a tiny run (--limit-eval) gets a tiny evaluation
     samples = samples or max(16, min(default, cfg.train.limit_eval or default))
-    data = load_dataset(cfg.data.dataset, cfg.data.data_dir)
+    data = load_configured(cfg.data)
     if cfg.train.limit_eval is not None:
         data = data.subset({"val": cfg.train.limit_eval, "test": cfg.train.limit_eval})
     start = time.perf_counter()

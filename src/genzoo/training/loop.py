@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from genzoo.config import RunConfig
-from genzoo.data import EpochBatches, ImageData, eval_batches, load_dataset
+from genzoo.data import EpochBatches, ImageData, eval_batches, load_configured
 from genzoo.data.views import Binarizer
 from genzoo.errors import CheckpointError, ConfigError, NonFiniteLossError
 from genzoo.family import Family, get_family
@@ -249,7 +249,7 @@ def _limited_data(cfg: RunConfig, data: ImageData | None) -> ImageData:
     """The run's dataset, cut to ``limit_train`` / ``limit_eval`` when they are set."""
     tc = cfg.train
     if data is None:
-        data = load_dataset(cfg.data.dataset, cfg.data.data_dir)
+        data = load_configured(cfg.data)
     limits = {"train": tc.limit_train, "val": tc.limit_eval, "test": tc.limit_eval}
     if any(v is not None for v in limits.values()):
         data = data.subset(limits)
@@ -353,7 +353,8 @@ class _Trainer:
         model = family.build(cfg.model, cfg.shape).to(dev)
         step: Step = family.make_step(model, cfg.model, cfg.train)
         if run_dir is not None and rank == 0 and run is None:
-            run = RunDir.create(run_dir, cfg.to_dict(), env or environment(dev))
+            record = {**cfg.to_dict(), "data_info": data.describe()}  # source, split rule
+            run = RunDir.create(run_dir, record, env or environment(dev))
         counters = _restore(state, model, step)
         if run is not None and rank == 0 and resume:
             run.truncate_metrics(counters.epochs_done, counters.global_step)
