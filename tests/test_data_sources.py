@@ -305,7 +305,7 @@ def test_data_config_takes_a_name_or_an_existing_folder(tmp_path):
     root = write_folder(tmp_path / "pics", n=1)
     assert DataConfig(dataset=str(root)).dataset == str(root.resolve())
     with pytest.raises(ConfigError, match="mnist, fashion-mnist, kmnist, cifar10"):
-        DataConfig(dataset=str(tmp_path / "nowhere"))
+        DataConfig(dataset="nowhere")  # a path is checked when it is loaded (see below)
     with pytest.raises(ConfigError, match="1 or 3"):
         DataConfig(image_channels=2)
     with pytest.raises(ConfigError, match="image-size"):
@@ -388,3 +388,15 @@ def test_debian_fashion_mnist_is_the_original_deflate_data():
         original = header + stem.encode() + b"\x00" + body
         assert hashlib.sha256(original).hexdigest() == spec.sha256, spec.name
         assert len(original) == spec.size
+
+
+def test_a_run_on_a_moved_folder_still_opens_and_loading_says_it_is_gone(tmp_path):
+    from genzoo.config import RunConfig
+
+    gone = tmp_path / "moved-away"
+    cfg = RunConfig.from_dict({"family": "vae", "model": {}, "data": {"dataset": str(gone)}})
+    assert cfg.data.dataset == str(gone)  # a saved run still opens (e.g. to sample)
+    with pytest.raises(ConfigError, match="no such folder"):
+        load_dataset(str(gone))
+    with pytest.raises(ConfigError, match="neither a registered name"):
+        DataConfig(dataset="fashon-mnist")  # a typo of a name is still refused at once

@@ -38,7 +38,7 @@ from PIL import Image
 
 from genzoo.data.fetch import cache_dir
 from genzoo.data.imageops import channels_of, fit_image
-from genzoo.errors import DataError
+from genzoo.errors import ConfigError, DataError
 from genzoo.seeding import derive_seed
 
 __all__ = ["FolderIndex", "index_folder", "folder_split", "SPLIT_SEED", "SPLIT_RULE"]
@@ -194,6 +194,11 @@ def _write_cache(folder: Path, images: np.ndarray, labels: np.ndarray, meta: dic
 def index_folder(root: Path, image_size: int | None, channels: int | None) -> FolderIndex:
     """Decode the images under ``root`` once (cached by content, see the module docstring)."""
     root = Path(root).expanduser().resolve()
+    if not root.is_dir():
+        from genzoo.data.sources import DATASETS
+
+        names = ", ".join(DATASETS)
+        raise ConfigError(f"{root}: no such folder of images (registered names: {names})")
     paths, classes, labels = _list(root)
     content = _content_sha256(root, paths)
     options = {"format": INDEX_FORMAT, "content": content, "size": image_size, "ch": channels}

@@ -12,6 +12,7 @@ replaced. ``check_dataset`` accepts a registered name or an existing folder of i
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -222,10 +223,12 @@ def is_registered(name: str) -> bool:
 
 
 def check_dataset(name: str) -> None:
-    """Accept a registered name or an existing folder; else a one-line ``ConfigError``."""
+    """Accept a registered name, an existing folder, or a path (it has a separator): a saved
+    run keeps its folder's absolute path and must still open (to sample) when the folder has
+    moved; loading its data then says the folder is missing. Else a one-line ``ConfigError``."""
     from genzoo.errors import ConfigError
 
-    if is_registered(name) or Path(name).expanduser().is_dir():
+    if is_registered(name) or Path(name).expanduser().is_dir() or os.sep in name:
         return
     raise ConfigError(
         f"unknown data set {name!r}: neither a registered name ({', '.join(DATASETS)}) "
