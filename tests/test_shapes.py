@@ -256,16 +256,29 @@ def test_every_family_trains_samples_draws_and_evaluates_on_rgb(family, rgb_data
         assert grid.shape == (6, 3, 32, 32) and "not class-controlled" in text
 
 
-def test_genzoo_sample_writes_an_rgb_grid(rgb_data, tmp_path):
+def test_cli_trains_samples_and_evaluates_a_folder_of_rgb_pngs(tmp_path):
+    """``genzoo train --dataset FOLDER`` -> ``sample`` (an RGB PNG) -> ``evaluate`` (bits/dim
+    over 3x32x32, quality skipped with the reason)."""
     from PIL import Image
 
-    from genzoo.api import make_config
-    from genzoo.training.loop import fit
+    from tests.test_data_sources import write_folder
 
-    cfg = make_config("gan", epochs=1, batch_size=128, sample_epochs=(), **E2E["gan"])
-    fit(cfg, tmp_path / "gan", device="cpu", data=rgb_data, quiet=True)
-    out = tmp_path / "s.png"
-    res = run_cli("sample", str(tmp_path / "gan"), "-n", "9", "--out", str(out), "--device", "cpu")
+    root = write_folder(tmp_path / "pngs", n=12)
+    env = {"GENZOO_CACHE": str(tmp_path / "cache")}
+    common = ["--runs-dir", str(tmp_path / "runs"), "--threads", "1", "--quiet"]
+    res = run_cli(
+        "train", "flow", "--arch", "realnvp", "--channels", "4", "--blocks", "1",
+        "--dataset", str(root), "--epochs", "1", "--batch-size", "8", "--sample-epochs", "1",
+        "--name", "f", *common, env=env,
+    )  # fmt: skip
     assert res.returncode == 0, res.stderr
-    img = Image.open(out)
-    assert img.mode == "RGB" and img.width == img.height
+    run = tmp_path / "runs" / "f"
+    out = tmp_path / "s.png"
+    res = run_cli("sample", str(run), "-n", "9", "--out", str(out), "--device", "cpu", env=env)
+    assert res.returncode == 0, res.stderr
+    assert Image.open(out).mode == "RGB"
+    res = run_cli("evaluate", str(run), "--dequant-samples", "1", "--threads", "1", env=env)
+    assert res.returncode == 0, res.stderr
+    result = json.loads((run / "eval.json").read_text())
+    assert result["quality_skipped"] == "no evaluation network for 3x32x32 images"
+    assert result["bpd"] == pytest.approx(result["nll_nats"] / (3 * 32 * 32 * math.log(2)))
