@@ -91,7 +91,7 @@ def test_train_flow_alpha_0_is_one_line_and_exit_2(capsys):
         (GANConfig, {"dropout": 1.0}, "dropout must lie in [0, 1)"),
         (GANConfig, {"leak": -0.1}, "leak must lie in [0, 1)"),
         (GANConfig, {"g_loss": "wasserstein"}, "g-loss must be one of"),
-        (FlowConfig, {"scales": 3}, "scales must lie in [1, 2], got 3"),
+        (FlowConfig, {"scales": 5}, "scales must lie in [1, 4], got 5"),
         (FlowConfig, {"blocks": 0}, "blocks must be >= 1"),
     ],
 )

@@ -207,16 +207,16 @@ def _logistic_params(n: int = 2, seed: int = 13) -> torch.Tensor:
 def test_discretized_logistic_is_a_normalised_distribution_with_the_stated_mean():
     lik = DiscretizedLogistic()
     params = _logistic_params()
-    log_pmf = lik.log_pmf(params)  # (2, 4, 4, 256)
+    log_pmf = lik.log_pmf(params)  # (2, 1, 4, 4, 256)
     assert not torch.isnan(log_pmf).any() and (log_pmf <= 0).all()
-    torch.testing.assert_close(log_pmf.exp().sum(-1), torch.ones(2, 4, 4, dtype=torch.float64))
+    torch.testing.assert_close(log_pmf.exp().sum(-1), torch.ones(2, 1, 4, 4, dtype=torch.float64))
     values = torch.arange(256, dtype=torch.float64)
     mean = (log_pmf.exp() * values).sum(-1) / 255
-    torch.testing.assert_close(lik.mean(params).squeeze(1), mean)
+    torch.testing.assert_close(lik.mean(params), mean)
     # log_prob of whole images is the sum of per-pixel pmf entries
     v = torch.randint(0, 256, (2, 1, 4, 4), generator=_gen(14))
     v[0, 0, 0, 0], v[1, 0, 0, 0] = 0, 255
-    picked = log_pmf.gather(-1, v.squeeze(1).unsqueeze(-1)).squeeze(-1).flatten(1).sum(-1)
+    picked = log_pmf.gather(-1, v.unsqueeze(-1)).squeeze(-1).flatten(1).sum(-1)
     torch.testing.assert_close(lik.log_prob(params, v), picked)
 
 

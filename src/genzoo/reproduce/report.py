@@ -245,7 +245,7 @@ def _interpolation(b: _Builder, stages: list[Stage]) -> None:
     note = b.interpolation.with_suffix(".txt")
     extra = note.read_text().strip() if note.is_file() else ""
     caption = (
-        f"{stage.label} interpolations: each row joins two generated digits (2 endpoints and 7 "
+        f"{stage.label} interpolations: each row joins two generated images (2 endpoints and 7 "
         "steps) along the report's path: equidistant points in the unit cube mapped through "
         f"the normal quantile function. {extra}"
     ).strip()

@@ -14,6 +14,7 @@ import torch
 from genzoo.runs.run import Run, load_run
 
 if TYPE_CHECKING:
+    from genzoo.data import ImageData
     from genzoo.evaluation.quality import QualityConfig
 
 __all__ = ["evaluate_run"]
@@ -37,14 +38,18 @@ def _family_metrics(run: Run, data: Any, split: str, seed: int, options: dict) -
 def _sample_quality(run: Run, cfg: QualityConfig) -> dict[str, Any]:
     """``evaluation.quality.sample_quality`` of the run's samples, with the shipped evaluation
     network, against the cached test-set reference in the view the run was trained on (the
-    fixed binarisation for binarised data, else the 8-bit images). For a data set the network
-    was not trained on, only ``quality_skipped`` (a reason).
+    fixed binarisation for binarised data, else the 8-bit images). For images or a data set
+    the network was not trained on, only ``quality_skipped`` (a reason).
     """
     from genzoo.data.datasets import load_configured
     from genzoo.evaluation.classifier import classifier_record, load_classifier
     from genzoo.evaluation.quality import sample_quality
     from genzoo.evaluation.reference import reference_features, reference_view
+    from genzoo.runs.interpolate import CLASSIFIER_SHAPE
 
+    if tuple(run.config.shape) != CLASSIFIER_SHAPE:
+        shown = "x".join(map(str, run.config.shape))
+        return {"quality_skipped": f"no evaluation network for {shown} images"}
     dataset = run.config.data.dataset
     trained_on = classifier_record().get("dataset", "mnist")
     if dataset != trained_on:
@@ -72,6 +77,7 @@ def evaluate_run(
     seed: int = 0,
     samples: int | None = None,
     quality: bool = True,
+    data: ImageData | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Metrics of the run on ``split``; writes and returns ``RUN/eval.json``.
@@ -80,7 +86,8 @@ def evaluate_run(
     load). ``options``: the family's declared evaluate options (``k`` for a VAE, ...).
     ``samples`` (default 10,000, or the run's ``limit_eval`` when smaller) are drawn for FID,
     KID, precision/recall and class coverage; likelihoods come under the common names
-    ``nll_nats``, ``bpd`` and ``neg_elbo_nats``.
+    ``nll_nats``, ``bpd`` and ``neg_elbo_nats``. ``data``: the images to evaluate on (default:
+    the run's data set, loaded by name).
     """
     from genzoo.data.datasets import load_configured
     from genzoo.evaluation.quality import QualityConfig
@@ -93,7 +100,8 @@ def evaluate_run(
     cfg, family = run.config, run.family
     default = QualityConfig.samples  # 10,000; a tiny run (--limit-eval) gets a tiny evaluation
     samples = samples or max(16, min(default, cfg.train.limit_eval or default))
-    data = load_configured(cfg.data)
+    if data is None:
+        data = load_configured(cfg.data)
     if cfg.train.limit_eval is not None:
         data = data.subset({"val": cfg.train.limit_eval, "test": cfg.train.limit_eval})
     start = time.perf_counter()

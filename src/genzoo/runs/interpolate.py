@@ -1,6 +1,7 @@
 """Interpolation grids for any family with a latent decoder (used by ``genzoo interpolate`` and
 ``genzoo reproduce``): endpoints drawn from N(0, I), paired across classes when the evaluation
-classifier is available, decoded along a path from ``genzoo.maths.interpolation``."""
+classifier is available and takes the run's image shape, decoded along a path from
+``genzoo.maths.interpolation``."""
 
 from __future__ import annotations
 
@@ -14,11 +15,17 @@ from genzoo.maths.interpolation import choose_pairs, interpolate
 from genzoo.runs.run import Run
 from genzoo.seeding import make_generator
 
-__all__ = ["interpolation_grid", "load_classifier_or_reason", "classify"]
+__all__ = ["interpolation_grid", "load_classifier_or_reason", "classify", "CLASSIFIER_SHAPE"]
+
+CLASSIFIER_SHAPE = (1, 28, 28)  # the images the shipped evaluation classifier takes
 
 
-def load_classifier_or_reason() -> tuple[Any, str]:
-    """``(classifier, "")`` when the evaluation classifier loads, else ``(None, why)``."""
+def load_classifier_or_reason(shape: tuple[int, ...] = CLASSIFIER_SHAPE) -> tuple[Any, str]:
+    """``(classifier, "")`` when the evaluation classifier loads and takes images of ``shape``
+    ``(C, H, W)``, else ``(None, why)``."""
+    if tuple(shape) != CLASSIFIER_SHAPE:
+        have, got = ("x".join(map(str, s)) for s in (CLASSIFIER_SHAPE, shape))
+        return None, f"the evaluation classifier takes {have} images, not {got}"
     try:
         from genzoo.evaluation.classifier import load_classifier
     except ImportError as exc:
@@ -31,7 +38,7 @@ def load_classifier_or_reason() -> tuple[Any, str]:
 
 @torch.no_grad()
 def classify(classifier: Any, images: Tensor) -> tuple[Tensor | None, Tensor | None]:
-    """``(labels (N,), confidence (N,) or None)`` of images ``(N, 1, 28, 28)`` in [0, 1].
+    """``(labels (N,), confidence (N,) or None)`` of images ``(N, C, H, W)`` in [0, 1].
 
     Uses the softmax of the classifier's logits when it is a module, else its ``predict``;
     ``(None, None)`` without a classifier.
@@ -56,11 +63,12 @@ def interpolation_grid(
     seed: int = 0,
     candidates: int | None = None,
 ) -> tuple[Tensor, str]:
-    """``(images (rows * steps, 1, 28, 28) in [0, 1], description of the endpoints)``.
+    """``(images (rows * steps, C, H, W) in [0, 1], description of the endpoints)``.
 
     ``candidates`` prior draws (default ``max(200, 40 *
     rows)``) are decoded and classified to pick endpoint pairs of different classes, the most
-    confidently classified draws first.
+    confidently classified draws first. Without a classifier for the run's images (another
+    shape, or none installed) the endpoints are random draws, and the description says so.
     """
     if rows < 1:
         raise ConfigError(f"--rows must be >= 1, got {rows}")
@@ -76,7 +84,7 @@ def interpolation_grid(
     gen = make_generator(seed, "interpolate")
     z = torch.randn(n_cand, dim, generator=gen).to(run.device)  # (N, D)
     images = torch.cat([family.decode(model, c) for c in z.split(256)])  # (N, C, H, W)
-    classifier, reason = load_classifier_or_reason()
+    classifier, reason = load_classifier_or_reason(run.config.shape)
     labels, scores = classify(classifier, images.float().cpu())
     pairs = choose_pairs(labels, rows, gen, n=n_cand, scores=scores)
     grid = [

@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from torch import Tensor
 
 from genzoo.viz.grid import make_grid
@@ -38,6 +39,14 @@ def _compact_number(v: float, _pos: object = None) -> str:
         if abs(v) >= scale:
             return f"{v / scale:g}{suffix}"
     return f"{v:g}"
+
+
+def _show(ax, image: np.ndarray) -> None:  # noqa: ANN001 - a matplotlib Axes
+    """Draw a uint8 image ``(H, W)`` in grey or ``(H, W, 3)`` in colour, pixel values as given."""
+    if image.ndim == 2:
+        ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+    else:
+        ax.imshow(image)
 
 
 def line_plot(
@@ -78,7 +87,7 @@ def grid_panels(
 ) -> Path:
     """Image grids side by side (e.g. samples at several epochs), each titled.
 
-    ``panels``: ``(title, images (N, C, H, W) in [0, 1])`` pairs.
+    ``panels``: ``(title, images (N, C, H, W) in [0, 1])`` pairs, grey (C = 1) or RGB (C = 3).
     """
     plt = _pyplot()
     n = len(panels)
@@ -88,7 +97,7 @@ def grid_panels(
     for ax in axes.flat:
         ax.axis("off")
     for ax, (title, images) in zip(axes.flat, panels, strict=False):
-        ax.imshow(make_grid(images, nrow), cmap="gray", vmin=0, vmax=255)
+        _show(ax, make_grid(images, nrow))
         ax.set_title(title, fontsize=10)
     return _save(plt, fig, path)
 
@@ -100,7 +109,8 @@ def image_file_panels(
     row_titles: Sequence[str] | None = None,
     width: float = 3.0,
 ) -> Path:
-    """Existing PNG files arranged in rows, each titled: ``rows[r][c] = (title, png path)``."""
+    """Existing PNG files arranged in rows, each titled: ``rows[r][c] = (title, png path)``;
+    grey files are drawn grey, colour files in colour."""
     from PIL import Image
 
     plt = _pyplot()
@@ -113,7 +123,8 @@ def image_file_panels(
     for r, row in enumerate(rows):
         for c, (title, file) in enumerate(row):
             with Image.open(file) as img:
-                axes[r][c].imshow(img.convert("L"), cmap="gray", vmin=0, vmax=255)
+                grey = img.mode in ("L", "LA", "I", "I;16", "1")
+                _show(axes[r][c], np.asarray(img.convert("L" if grey else "RGB")))
             label = f"{row_titles[r]}, {title}" if row_titles else title
             axes[r][c].set_title(label, fontsize=9)
     return _save(plt, fig, path, dpi=110)

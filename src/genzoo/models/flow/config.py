@@ -15,8 +15,9 @@ class FlowConfig:
     """Flow architecture and preprocessing.
 
     ``arch="mlp"`` is the report's flow: ``pairs`` pairs of checkerboard affine couplings with
-    ``784 -> hidden -> hidden -> 2*784`` ReLU conditioners. ``arch="realnvp"`` is the multi-scale
-    flow of Dinh et al. (2017) with ``scales`` factor-out levels and residual conditioners of
+    ``D -> hidden -> hidden -> 2*D`` ReLU conditioners (``D = C*H*W``, 784 on MNIST).
+    ``arch="realnvp"`` is the multi-scale flow of Dinh et al. (2017) with ``scales`` factor-out
+    levels (H and W must be divisible by ``2**scales``) and residual conditioners of
     ``channels`` channels and ``blocks`` blocks, ActNorm after each coupling if ``actnorm``.
     ``compact``: the mlp conditioners skip the always-zero inputs and discarded outputs of the
     masked coupling (the same function and training, 18.1M instead of 27.7M weights, faster).
@@ -30,7 +31,9 @@ class FlowConfig:
     pairs: int = opt(4, "pairs of checkerboard couplings (mlp only)", ge=1)
     hidden: int = opt(1024, "width of the coupling conditioners (mlp only)", ge=1)
     compact: bool = opt(True, "mlp conditioners skip the masked inputs and outputs")
-    scales: int = opt(2, "factor-out levels of the 28x28 image (realnvp only)", ge=1, le=2)
+    scales: int = opt(
+        2, "factor-out levels; H and W divisible by 2**scales (realnvp only)", ge=1, le=4
+    )
     channels: int = opt(64, "channels of the residual conditioners (realnvp only)", ge=1)
     blocks: int = opt(4, "residual blocks per conditioner (realnvp only)", ge=1)
     actnorm: bool = opt(True, "ActNorm after each coupling (realnvp only)")

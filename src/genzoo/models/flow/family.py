@@ -15,7 +15,6 @@ from genzoo.family import (
     ImageShape,
     Option,
     Series,
-    require_shape,
 )
 from genzoo.models.flow.config import FlowConfig
 from genzoo.models.flow.evaluate import DEFAULT_DEQUANT_SAMPLES, evaluate_flow
@@ -65,8 +64,7 @@ class FlowFamily(Family):
     )
 
     def build(self, cfg: FlowConfig, shape: ImageShape) -> Flow:
-        require_shape(self.name, shape, (1, 28, 28))
-        return build_flow(cfg)
+        return build_flow(cfg, shape)
 
     def make_step(self, model: torch.nn.Module, cfg: FlowConfig, train: TrainConfig) -> FlowStep:
         return FlowStep(model, cfg, train)

@@ -12,6 +12,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from genzoo.errors import ConfigError
 from genzoo.maths import standard_normal_log_prob
 from genzoo.models.flow.base import CompositeTransform, Transform
 from genzoo.models.flow.config import FlowConfig
@@ -21,8 +22,6 @@ from genzoo.models.flow.preprocess import N_LEVELS, IntervalSqueeze, Logit, Unif
 
 __all__ = ["Flow", "build_flow", "preprocessing"]
 
-IMAGE_SHAPE = (1, 28, 28)
-
 
 def preprocessing(alpha: float) -> CompositeTransform:
     """8-bit ``x`` -> ``logit(alpha + (1 - 2 alpha) (x + u) / 256)``, with exact log-dets."""
@@ -30,9 +29,10 @@ def preprocessing(alpha: float) -> CompositeTransform:
 
 
 class Flow(nn.Module):
-    """A normalizing flow on 8-bit images: ``transform`` maps images to ``(B, D)`` latents."""
+    """A normalizing flow on 8-bit images of ``shape`` ``(C, H, W)``: ``transform`` maps images
+    to ``(B, D)`` latents, ``D = C*H*W`` (the dims of bits/dim)."""
 
-    def __init__(self, transform: Transform, shape: tuple[int, ...] = IMAGE_SHAPE) -> None:
+    def __init__(self, transform: Transform, shape: tuple[int, ...] = (1, 28, 28)) -> None:
         super().__init__()
         self.transform = transform
         self.shape = tuple(shape)
@@ -72,10 +72,18 @@ class Flow(nn.Module):
         return self.decode(temperature * z) / (N_LEVELS - 1)
 
 
-def build_flow(cfg: FlowConfig) -> Flow:
-    """A fresh flow for ``cfg`` on 1x28x28 images (preprocessing, then the chosen body)."""
+def build_flow(cfg: FlowConfig, shape: tuple[int, int, int] = (1, 28, 28)) -> Flow:
+    """A fresh flow for ``cfg`` on images of ``shape`` ``(C, H, W)`` (preprocessing, then the
+    chosen body). ``realnvp`` needs H and W divisible by ``2**scales`` (else ``ConfigError``)."""
+    c, h, w = shape
     if cfg.arch == "mlp":
-        body = mlp_flow(IMAGE_SHAPE, cfg.pairs, cfg.hidden, compact=cfg.compact)
+        body = mlp_flow(shape, cfg.pairs, cfg.hidden, compact=cfg.compact)
     else:
-        body = realnvp_flow(IMAGE_SHAPE, cfg.scales, cfg.channels, cfg.blocks, cfg.actnorm)
-    return Flow(CompositeTransform([*preprocessing(cfg.alpha).transforms, body]))
+        k = 2**cfg.scales
+        if h % k or w % k:
+            raise ConfigError(
+                f"--scales {cfg.scales} needs H and W divisible by {k}, got {h}x{w} "
+                "(use fewer scales or --arch mlp)"
+            )
+        body = realnvp_flow(shape, cfg.scales, cfg.channels, cfg.blocks, cfg.actnorm)
+    return Flow(CompositeTransform([*preprocessing(cfg.alpha).transforms, body]), shape)

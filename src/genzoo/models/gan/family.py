@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from genzoo.config import TrainConfig
-from genzoo.family import CurveFigure, Family, ImageFigure, ImageShape, Series, require_shape
+from genzoo.family import CurveFigure, Family, ImageFigure, ImageShape, Series
 from genzoo.models.gan.config import GANConfig
 from genzoo.models.gan.losses import EQUILIBRIUM_D_LOSS
 from genzoo.models.gan.model import GAN
@@ -72,8 +72,7 @@ class GANFamily(Family):
     )
 
     def build(self, cfg: GANConfig, shape: ImageShape) -> GAN:
-        require_shape(self.name, shape, (1, 28, 28))
-        return GAN(cfg)
+        return GAN(cfg, shape)
 
     def make_step(self, model: torch.nn.Module, cfg: GANConfig, train: TrainConfig) -> GANStep:
         return GANStep(model, cfg, train)

@@ -20,8 +20,8 @@ _ARCHS: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
 
 
 class GAN(nn.Module):
-    """Generator ``G: (B, z_dim) -> (B, 1, 28, 28)`` in [-1, 1] and discriminator
-    ``D: (B, 1, 28, 28) -> (B,)`` logits.
+    """Generator ``G: (B, z_dim) -> (B, C, H, W)`` in [-1, 1] and discriminator
+    ``D: (B, C, H, W) -> (B,)`` logits, for images of ``shape`` ``(C, H, W)``.
 
     With ``cfg.ema_decay`` set, ``generator_ema`` is a frozen copy of ``G`` whose weights
     follow an exponential moving average (its BatchNorm statistics are copied from ``G``); it
@@ -32,12 +32,13 @@ class GAN(nn.Module):
     sample does not depend on the other samples of its batch or on the batch size.
     """
 
-    def __init__(self, cfg: GANConfig) -> None:
+    def __init__(self, cfg: GANConfig, shape: tuple[int, int, int] = (1, 28, 28)) -> None:
         super().__init__()
         self.cfg = cfg
+        self.shape = tuple(shape)
         gen_cls, disc_cls = _ARCHS[cfg.arch]
-        self.generator = gen_cls(cfg)
-        self.discriminator = disc_cls(cfg)
+        self.generator = gen_cls(cfg, self.shape)
+        self.discriminator = disc_cls(cfg, self.shape)
         self.generator_ema: nn.Module | None = None
         if cfg.ema_decay is not None:
             self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
@@ -60,7 +61,7 @@ class GAN(nn.Module):
 
     @torch.no_grad()
     def decode(self, z: Tensor) -> Tensor:
-        """Images ``(B, 1, 28, 28)`` in [0, 1] from latents ``(B, z_dim)``, sampler in eval mode."""
+        """Images ``(B, C, H, W)`` in [0, 1] from latents ``(B, z_dim)``, sampler in eval mode."""
         net = self.sampler
         was_training = net.training
         net.eval()
@@ -72,7 +73,7 @@ class GAN(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` samples ``(n, 1, 28, 28)`` in [0, 1], ``z ~ N(0, I)`` drawn with ``generator``."""
+        """``n`` samples ``(n, C, H, W)`` in [0, 1], ``z ~ N(0, I)`` drawn with ``generator``."""
         device = next(self.parameters()).device
         z = torch.randn(n, self.cfg.z_dim, generator=generator, device=device)
         return self.decode(z)

@@ -70,7 +70,7 @@ class GANStep(Step):
         return logits[: x.shape[0]], logits[x.shape[0] :]
 
     def d_step(self, x: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
-        """One discriminator update on real ``x`` ``(B, 1, 28, 28)`` and fresh fakes."""
+        """One discriminator update on real ``x`` ``(B, C, H, W)`` and fresh fakes."""
         with torch.no_grad():
             fake = self.g_net(self._latents(x, generator))
         real_logits, fake_logits = self._d_logits(x, fake)

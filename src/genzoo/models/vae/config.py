@@ -12,12 +12,15 @@ __all__ = ["VAEConfig"]
 
 @dataclass(frozen=True)
 class VAEConfig:
-    """VAE architecture. Defaults are the report's: 784-500-(mu, log sigma^2), z=20, z-500-784.
+    """VAE architecture. Defaults are the report's: 784-500-(mu, log sigma^2), z=20, z-500-784
+    (784 = C*H*W of MNIST; the networks are sized from the data's shape).
 
     - ``arch``: ``mlp`` (one hidden layer each way) or ``conv`` (two strided convolutions with
-      ``channels`` and ``2 * channels`` filters, then a ``hidden`` layer; mirrored decoder).
-    - ``likelihood``: ``bernoulli`` on dynamically binarised images, or ``logistic``, a
-      discretised logistic on the 8-bit images (nats comparable with a flow's).
+      ``channels`` and ``2 * channels`` filters down to H/4 x W/4, then a ``hidden`` layer;
+      mirrored decoder, exact for any H, W >= 4).
+    - ``likelihood``: ``bernoulli`` on dynamically binarised one-channel images, or
+      ``logistic``, a discretised logistic per channel on the 8-bit images (nats comparable with
+      a flow's; the one for RGB).
     """
 
     arch: Literal["mlp", "conv"] = opt(

@@ -15,7 +15,6 @@ from genzoo.family import (
     ImageShape,
     Option,
     Series,
-    require_shape,
 )
 from genzoo.models.vae.config import VAEConfig
 from genzoo.models.vae.evaluate import DEFAULT_K, NAIVE_EXAMPLES, evaluate_vae
@@ -85,8 +84,7 @@ class VAEFamily(Family):
     )
 
     def build(self, cfg: VAEConfig, shape: ImageShape) -> VAE:
-        require_shape(self.name, shape, (1, 28, 28))
-        return VAE(cfg)
+        return VAE(cfg, shape)
 
     def make_step(self, model: torch.nn.Module, cfg: VAEConfig, train: TrainConfig) -> VAEStep:
         return VAEStep(model, cfg, train)

@@ -39,7 +39,7 @@ def _chunk(batch: int, rows: int) -> int:
 def importance_stats(
     model: VAE, x: Tensor, k: int, generator: torch.Generator, rows: int = ROWS_PER_CHUNK
 ) -> tuple[LogWeightStats, Tensor]:
-    """Log-weight statistics of ``k`` draws from q(z|x) for ``x`` ``(B, 1, 28, 28)``, and the
+    """Log-weight statistics of ``k`` draws from q(z|x) for ``x`` ``(B, C, H, W)``, and the
     closed-form KL ``(B,)``."""
     mu, logvar = model.encode(x)
     stats = stream_log_weights(

@@ -3,8 +3,10 @@
 
 Each likelihood knows its data view, how many parameter channels the decoder must output, how
 to turn its view into encoder input, and gives per-example log-probabilities. ``log_prob``
-broadcasts: parameters ``(..., B, P, 28, 28)`` against data ``(B, 1, 28, 28)`` give ``(..., B)``,
-so ``k`` importance samples never copy the data ``k`` times.
+broadcasts: parameters ``(..., B, P * C, H, W)`` against data ``(B, C, H, W)`` give ``(..., B)``,
+so ``k`` importance samples never copy the data ``k`` times. Parameter channels are
+parameter-major: ``[p1 of channel 1..C, p2 of channel 1..C, ...]``; every channel of every pixel
+is modelled independently given ``z``.
 """
 
 from __future__ import annotations
@@ -27,27 +29,27 @@ class Likelihood:
     """Interface of a per-pixel decoder likelihood."""
 
     view: str = "unit"  # the data view it models (see genzoo.data.views)
-    param_channels: int = 1  # decoder output channels per pixel
+    param_channels: int = 1  # decoder output channels per image channel
 
     def encoder_input(self, x: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
-        """Data in this view ``(B, 1, H, W)`` -> floats in [0, 1] of ``dtype`` for the encoder."""
+        """Data in this view ``(B, C, H, W)`` -> floats in [0, 1] of ``dtype`` for the encoder."""
         return x.to(dtype)
 
     def log_prob(self, params: Tensor, x: Tensor) -> Tensor:
-        """``log p(x | params)`` in nats summed over pixels: ``(..., B, P, H, W) -> (..., B)``."""
+        """``log p(x | params)`` in nats summed over pixels: ``(..., B, P*C, H, W) -> (..., B)``."""
         raise NotImplementedError
 
     def sample(self, params: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """One draw per pixel, as images in [0, 1] ``(B, 1, H, W)``."""
+        """One draw per pixel, as images in [0, 1] ``(B, C, H, W)``."""
         raise NotImplementedError
 
     def mean(self, params: Tensor) -> Tensor:
-        """The exact mean of p(x|z), as images in [0, 1] ``(B, 1, H, W)``."""
+        """The exact mean of p(x|z), as images in [0, 1] ``(B, C, H, W)``."""
         raise NotImplementedError
 
 
 class Bernoulli(Likelihood):
-    """Pixel = 1 with probability ``sigmoid(logit)``; parameters are logits ``(B, 1, H, W)``."""
+    """Pixel = 1 with probability ``sigmoid(logit)``; parameters are logits ``(B, C, H, W)``."""
 
     view = "binary"
     param_channels = 1
@@ -73,8 +75,9 @@ class DiscretizedLogistic(Likelihood):
     P(v) = F((v + 1/2) / 255) - F((v - 1/2) / 255) with F the logistic CDF of mean ``mu`` and
     scale ``s``; the end bins take the tails (F(-1/2/255) -> 0, F(255.5/255) -> 1), so the 256
     probabilities sum to one and the NLL is a true discrete likelihood in nats (bits/dim
-    comparable with a flow's on the same 8-bit data). Parameters: channel 0 = ``mu``, channel 1 =
-    ``log s`` (clamped below at ``min_log_scale``).
+    comparable with a flow's on the same 8-bit data). Parameters ``(B, 2C, H, W)``: channels
+    ``0..C-1`` = ``mu``, channels ``C..2C-1`` = ``log s`` (clamped below at ``min_log_scale``),
+    one independent logistic per channel (for RGB: no coupling between R, G and B).
     """
 
     view = "uint8"
@@ -88,16 +91,16 @@ class DiscretizedLogistic(Likelihood):
         return x.to(dtype) / 255.0
 
     def _split(self, params: Tensor) -> tuple[Tensor, Tensor]:
-        mu, log_s = _real(params).unbind(dim=-3)  # each (..., B, H, W)
+        mu, log_s = _real(params).unflatten(-3, (2, -1)).unbind(dim=-4)  # each (..., B, C, H, W)
         return mu, log_s.clamp(min=self.min_log_scale)
 
     def log_prob(self, params: Tensor, x: Tensor) -> Tensor:
         mu, log_s = self._split(params)
-        v = x.squeeze(-3).to(mu.dtype)  # (B, H, W) integer values 0..255
-        return self._pixel_log_prob(mu, log_s, v).flatten(-2).sum(dim=-1)
+        v = x.to(mu.dtype)  # (B, C, H, W) integer values 0..255
+        return self._pixel_log_prob(mu, log_s, v).flatten(-3).sum(dim=-1)
 
     def log_pmf(self, params: Tensor) -> Tensor:
-        """``log P(v)`` for every v: ``(B, 2, H, W) -> (B, H, W, 256)`` (small inputs)."""
+        """``log P(v)`` for every v: ``(B, 2C, H, W) -> (B, C, H, W, 256)`` (small inputs)."""
         mu, log_s = self._split(params)
         values = [self._pixel_log_prob(mu, log_s, torch.full_like(mu, v)) for v in range(self.bins)]
         return torch.stack(values, dim=-1)
@@ -119,7 +122,7 @@ class DiscretizedLogistic(Likelihood):
         u = u.clamp(1e-6, 1 - 1e-6)
         y = mu + torch.exp(log_s) * (torch.log(u) - torch.log1p(-u))  # logistic draw
         v = (y * 255.0).round().clamp(0, 255)  # the bin it falls in
-        return (v / 255.0).unsqueeze(-3)
+        return v / 255.0
 
     def mean(self, params: Tensor) -> Tensor:
         # E[v] = sum_{v=1}^{255} P(V >= v) = sum_v (1 - F((v - 1/2) / 255)), chunked over images
@@ -127,9 +130,9 @@ class DiscretizedLogistic(Likelihood):
         edges = (torch.arange(1, self.bins, device=mu.device, dtype=mu.dtype) - 0.5) / 255.0
         out = []
         for m, ls in zip(mu.split(16), log_s.split(16), strict=True):
-            a = (edges - m.unsqueeze(-1)) * torch.exp(-ls).unsqueeze(-1)  # (b, H, W, 255)
+            a = (edges - m.unsqueeze(-1)) * torch.exp(-ls).unsqueeze(-1)  # (b, C, H, W, 255)
             out.append(torch.sigmoid(-a).sum(dim=-1) / 255.0)
-        return torch.cat(out).unsqueeze(-3)
+        return torch.cat(out)
 
 
 def make_likelihood(name: str) -> Likelihood:

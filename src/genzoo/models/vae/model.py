@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from genzoo.errors import ConfigError
 from genzoo.maths import gaussian_kl, standard_normal_log_prob
 from genzoo.models.vae.config import VAEConfig
 from genzoo.models.vae.likelihoods import make_likelihood
@@ -29,30 +30,38 @@ class VAEOutput:
 
 
 class VAE(nn.Module):
-    """Gaussian encoder, standard normal prior, Bernoulli or discretised-logistic decoder."""
+    """Gaussian encoder, standard normal prior, Bernoulli or discretised-logistic decoder, for
+    images of ``shape`` ``(C, H, W)``; the Bernoulli likelihood takes one channel only."""
 
-    def __init__(self, cfg: VAEConfig) -> None:
+    def __init__(self, cfg: VAEConfig, shape: tuple[int, int, int] = (1, 28, 28)) -> None:
         super().__init__()
         self.cfg = cfg
+        self.shape = tuple(shape)
+        if cfg.likelihood == "bernoulli" and shape[0] != 1:
+            raise ConfigError(
+                f"the bernoulli likelihood models binarised one-channel images, not "
+                f"{'x'.join(map(str, shape))}: use --likelihood logistic"
+            )
         self.likelihood = make_likelihood(cfg.likelihood)
-        self.encoder = make_encoder(cfg.arch, cfg.hidden, cfg.z_dim, cfg.channels)
+        self.encoder = make_encoder(cfg.arch, self.shape, cfg.hidden, cfg.z_dim, cfg.channels)
         self.decoder = make_decoder(
-            cfg.arch, cfg.hidden, cfg.z_dim, cfg.channels, self.likelihood.param_channels
-        )
+            cfg.arch, self.shape, cfg.hidden, cfg.z_dim, cfg.channels,
+            self.likelihood.param_channels,
+        )  # fmt: skip
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Data in the likelihood's view ``(B, 1, 28, 28)`` -> ``(mu, logvar)``, each ``(B, D)``."""
+        """Data in the likelihood's view ``(B, C, H, W)`` -> ``(mu, logvar)``, each ``(B, D)``."""
         dtype = next(self.parameters()).dtype
         mu, logvar = self.encoder(self.likelihood.encoder_input(x, dtype)).chunk(2, dim=-1)
         return mu, logvar
 
     def decode(self, z: Tensor) -> Tensor:
-        """``(..., D) -> (..., P, 28, 28)`` likelihood parameters (logits for Bernoulli)."""
+        """``(..., D) -> (..., P * C, H, W)`` likelihood parameters (logits for Bernoulli)."""
         params = self.decoder(z.reshape(-1, z.shape[-1]))
         return params.view(*z.shape[:-1], *params.shape[1:])
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> VAEOutput:
-        """Single-sample negative ELBO of ``x`` ``(B, 1, 28, 28)`` in the likelihood's view."""
+        """Single-sample negative ELBO of ``x`` ``(B, C, H, W)`` in the likelihood's view."""
         mu, logvar = self.encode(x)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps
@@ -84,7 +93,7 @@ class VAE(nn.Module):
     def sample(
         self, n: int, generator: torch.Generator | None = None, mean: bool = False
     ) -> Tensor:
-        """Ancestral samples ``(n, 1, 28, 28)`` in [0, 1]: draws from p(x|z), or its means.
+        """Ancestral samples ``(n, C, H, W)`` in [0, 1]: draws from p(x|z), or its means.
 
         Bernoulli: a pixel is 1 with probability ``sigmoid(logit)`` (the report's code used 1 - p).
         """
@@ -97,5 +106,5 @@ class VAE(nn.Module):
 
     @torch.no_grad()
     def mean_image(self, z: Tensor) -> Tensor:
-        """Decoder means ``(B, 1, 28, 28)`` in [0, 1] for latents ``(B, D)``."""
+        """Decoder means ``(B, C, H, W)`` in [0, 1] for latents ``(B, D)``."""
         return self.likelihood.mean(self.decode(z))
