@@ -15,7 +15,7 @@ from genzoo.seeding import make_generator
 __all__ = ["evaluate_bound", "DEFAULT_BOUND_IMAGES", "DEFAULT_BOUND_T", "EVAL_CHUNK"]
 
 DEFAULT_BOUND_IMAGES = 1000
-DEFAULT_BOUND_T = 50
+DEFAULT_BOUND_T = 25
 EVAL_CHUNK = 250  # images per network call
 
 

@@ -15,10 +15,13 @@ from torch import Tensor, nn
 __all__ = ["linear_betas", "cosine_betas", "make_betas", "Schedule"]
 
 
-def linear_betas(timesteps: int) -> Tensor:
-    """Ho et al.'s betas, 1e-4 to 0.02 over 1000 steps, scaled by ``1000 / T``: ``(T,)`` f64."""
+def linear_betas(timesteps: int, max_beta: float = 0.999) -> Tensor:
+    """Ho et al.'s betas, 1e-4 to 0.02 over 1000 steps, scaled by ``1000 / T`` (Nichol &
+    Dhariwal 2021) and clipped at ``max_beta`` (below T = 21 the last ones would pass 1):
+    ``(T,)`` float64."""
     scale = 1000.0 / timesteps
-    return torch.linspace(scale * 1e-4, scale * 0.02, timesteps, dtype=torch.float64)
+    betas = torch.linspace(scale * 1e-4, scale * 0.02, timesteps, dtype=torch.float64)
+    return betas.clamp(max=max_beta)
 
 
 def cosine_betas(timesteps: int, s: float = 0.008, max_beta: float = 0.999) -> Tensor:
