@@ -260,4 +260,16 @@ def test_cli_train_sample_evaluate_compare(tmp_path):
     assert record.get("fid") is not None
     res = run_cli("compare", str(run), "--no-floor", env=env)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert "diffusion" in res.stdout
+    row = next(line for line in res.stdout.splitlines() if line.startswith("| d |"))
+    assert "| 8-bit (bound) |" in row, row
+
+
+def test_compare_labels_a_bound_and_the_data_it_is_on():
+    from genzoo.evaluation.table import comparison_notes, comparison_rows
+
+    flow = {"family": "flow", "data_view": "uint8", "bpd": 1.1}
+    diff = {"family": "diffusion", "data_view": "signed", "bpd": 1.2, "bpd_is_bound": True,
+            "likelihood_view": "uint8"}  # fmt: skip
+    rows = comparison_rows([("f", flow), ("d", diff)])
+    assert [r["data"] for r in rows] == ["8-bit", "8-bit (bound)"]
+    assert "Here: 8-bit." in comparison_notes([("f", flow), ("d", diff)])[0]

@@ -28,7 +28,8 @@ def evaluate_bound(
     ``split`` (0: all), in float64, with the EMA weights.
 
     ``bpd``, ``nll_nats`` and ``neg_elbo_nats`` all hold the bound (``bpd_is_bound``: an
-    upper bound on the 8-bit NLL, not the NLL); ``bpd_stderr`` is its standard error over the
+    upper bound on the 8-bit NLL, not the NLL; ``likelihood_view``: of the 8-bit images, not
+    of the ``signed`` view the model trains on); ``bpd_stderr`` is its standard error over the
     images (it includes the variance of the stratified steps when ``t_samples`` > 0).
     """
     x = data.view(split, "signed")
@@ -52,6 +53,7 @@ def evaluate_bound(
         "nll_nats": mean,
         "neg_elbo_nats": mean,
         "bpd_is_bound": True,
+        "likelihood_view": "uint8",  # the bound is on the 8-bit images, not the [-1, 1] view
         "bpd_stderr": bits_per_dim(stderr, model.dims),
         **{f"{k}_bpd": bits_per_dim(torch.cat(v).mean().item(), model.dims)
            for k, v in parts.items()},
