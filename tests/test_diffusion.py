@@ -30,7 +30,7 @@ from tests.conftest import run_cli
 
 register(DiffusionFamily)  # until genzoo is reinstalled with the new entry point
 
-TINY = {"channels": 8, "channel_mult": (1, 2), "groups": 4}
+TINY = {"channels": 8, "channel_mult": (1, 2), "groups": 4, "blocks": 1}
 SCHEDULES = ("linear", "cosine")
 
 
@@ -240,7 +240,8 @@ def test_cli_train_sample_evaluate_compare(tmp_path):
     res = run_cli(
         "train", "diffusion", "--epochs", "1", "--limit-train", "256", "--limit-eval", "128",
         "--threads", "1", "--channels", "8", "--channel-mult", "1,2", "--groups", "4",
-        "--timesteps", "100", "--runs-dir", str(tmp_path), "--name", "d", "--quiet", env=env,
+        "--blocks", "1", "--timesteps", "100", "--runs-dir", str(tmp_path), "--name", "d",
+        "--quiet", env=env,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-2000:]
     run = tmp_path / "d"
@@ -252,7 +253,9 @@ def test_cli_train_sample_evaluate_compare(tmp_path):
     assert out.stat().st_size > 100
     res = run_cli("sample", str(run), "--temperature", "0.5", "--out", str(out), env=env)
     assert res.returncode == 2 and "--temperature" in res.stderr
-    res = run_cli("evaluate", str(run), "--bound-t", "5", "--threads", "1", env=env)
+    res = run_cli(
+        "evaluate", str(run), "--bound-t", "5", "--samples", "32", "--threads", "1", env=env
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     record = json.loads((run / "eval.json").read_text())
     assert record["family"] == "diffusion" and record["bpd_is_bound"] is True

@@ -33,7 +33,7 @@ class DiffusionConfig:
     # sized for about an hour of training on 2 CPU cores (see the family's train_defaults)
     channels: int = opt(16, "U-Net channels at full resolution", ge=1)
     channel_mult: tuple[int, ...] = opt((1, 2, 4), "channel multiplier per resolution", ge=1)
-    blocks: int = opt(1, "residual blocks per resolution", ge=1)
+    blocks: int = opt(2, "residual blocks per resolution", ge=1)
     attention: bool = opt(True, "self-attention at the lowest resolution")
     groups: int = opt(8, "GroupNorm groups (at most the channels, and dividing them)", ge=1)
     dropout: float = opt(0.0, "dropout in the residual blocks", ge=0, lt=1)
