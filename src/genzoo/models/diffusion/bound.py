@@ -28,10 +28,12 @@ __all__ = [
     "step_term",
     "bound_terms",
     "estimate_bound",
+    "strata",
     "BIN",
 ]
 
 BIN = 1.0 / 255.0  # half the width of one 8-bit bin of [-1, 1]
+STRATA_POWER = 3.0  # strata of the sampled steps narrow towards t = 1 (see ``strata``)
 
 
 def normal_kl(m1: Tensor, logv1: Tensor, m2: Tensor, logv2: Tensor) -> Tensor:
@@ -96,6 +98,17 @@ def bound_terms(
     return torch.stack(terms, 1)
 
 
+def strata(timesteps: int, t_samples: int, power: float = STRATA_POWER) -> list[int]:
+    """Edges ``[1 = e_0 < e_1 < ... < e_K = T]`` of at most ``t_samples`` strata of the steps
+    ``1 .. T-1`` (every step its own when ``t_samples`` is 0 or at least ``T - 1``). The edges
+    go as ``1 + (T - 1) (k / K)^power``: the small steps, whose terms are the largest and
+    vary the most, get the narrowest strata."""
+    if t_samples == 0 or t_samples >= timesteps - 1:
+        return list(range(1, timesteps + 1))
+    k = torch.arange(t_samples + 1, dtype=torch.float64) / t_samples
+    return (1 + (timesteps - 1) * k**power).round().long().unique().tolist()
+
+
 def estimate_bound(
     eps_fn: EpsFn, schedule: Schedule, x0: Tensor, generator: torch.Generator, variance: str,
     t_samples: int,
@@ -104,14 +117,14 @@ def estimate_bound(
 
     ``L_T`` and ``L_0`` are exact; the sum of ``L_1 .. L_{T-1}`` is exact when ``t_samples``
     is 0 or at least ``T - 1``, else estimated without bias by stratified sampling: the steps
-    are split into ``t_samples`` nearly equal strata and one uniform step per stratum and
-    example is weighted by its stratum's size (``t_samples + 2`` network calls)."""
+    are split into at most ``t_samples`` strata (``strata``: narrow at small t) and one uniform
+    step per stratum and example is weighted by its stratum's size (``t_samples + 2`` network
+    calls at most)."""
     b, T = x0.shape[0], schedule.timesteps
     dev = x0.device
     zero = torch.zeros(b, dtype=torch.long, device=dev)
     decoder = step_term(eps_fn, schedule, x0, zero, randn(tuple(x0.shape), generator, x0), variance)
-    edges = torch.linspace(1, T, min(t_samples or T, T - 1) + 1, dtype=torch.float64)
-    edges = edges.round().long().tolist()
+    edges = strata(T, t_samples)
     steps = torch.zeros(b, dtype=torch.float64, device=dev)
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         u = torch.rand(b, generator=generator, device=generator.device, dtype=torch.float64)
