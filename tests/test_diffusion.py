@@ -152,7 +152,7 @@ def test_bound_is_finite_and_decreases_with_training():
     before = _exact_bound(model, x0)
     gen = _gen(8)
     batch = Batch(x0.repeat(4, 1, 1, 1), torch.zeros(16, dtype=torch.long))
-    for _ in range(200):
+    for _ in range(100):
         step.train_step(batch, gen)
     after = _exact_bound(model, x0)
     assert math.isfinite(before) and math.isfinite(after)
