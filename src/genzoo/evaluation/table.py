@@ -88,7 +88,8 @@ def comparison_rows(
         row = {k: ev.get(k) for k, _, _ in COLUMNS}
         row["name"] = name
         row["family"] = ev.get("family", "?")
-        row["data"] = _DATA.get(ev.get("data_view"), ev.get("data_view") or "-")
+        view = ev.get("likelihood_view") or ev.get("data_view")  # the data the NLL is of
+        row["data"] = _DATA.get(view, view or "-") + (" (bound)" if ev.get("bpd_is_bound") else "")
         if all(ev.get(k) is None for k in ("bpd", "nll_nats", "neg_elbo_nats")):
             row["data"] = "-"  # no likelihood reported (e.g. a GAN)
         row["kid_std"] = ev.get("kid_std")
@@ -109,7 +110,7 @@ def comparison_notes(
     """What may be compared: likelihoods only on the same data; quality only on one protocol."""
     notes = []
     views = {
-        _DATA.get(ev.get("data_view"), ev.get("data_view"))
+        _DATA.get(v := ev.get("likelihood_view") or ev.get("data_view"), v)
         for _, ev in evals
         if ev.get("bpd") is not None or ev.get("nll_nats") is not None
     }
@@ -117,7 +118,8 @@ def comparison_notes(
         "NLL and bits/dim compare only between rows on the same 'likelihood data': a Bernoulli "
         "VAE's are on binarised images (a different density problem), a flow's and a "
         "discretised-logistic VAE's on the 8-bit images (with the 8-bit quantisation term). "
-        "-ELBO is an upper bound on the NLL, not an NLL."
+        "-ELBO is an upper bound on the NLL, not an NLL, and so are NLL and bits/dim on rows "
+        "marked '(bound)'."
         + (f" Here: {', '.join(sorted(v for v in views if v))}." if views else "")
     )
     protocols = {}
