@@ -239,13 +239,7 @@ def test_ema_is_what_sampling_uses():
 
 
 def test_cli_train_sample_evaluate_compare(tmp_path):
-    site = tmp_path / "site"  # the entry point, for a genzoo installed before it existed
-    (info := site / "genzoo_diffusion_shim-0.dist-info").mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: genzoo-diffusion-shim\n")
-    (info / "entry_points.txt").write_text(
-        "[genzoo.families]\ndiffusion = genzoo.models.diffusion.family:DiffusionFamily\n"
-    )
-    env = {"PYTHONPATH": str(site)}
+    env = None  # found through its entry point in pyproject.toml, like every family
     res = run_cli(
         "train", "diffusion", "--epochs", "1", "--limit-train", "256", "--limit-eval", "128",
         "--threads", "1", "--channels", "8", "--channel-mult", "1,2", "--groups", "4",
