@@ -148,7 +148,9 @@ class Family(ABC):
     ) -> dict[str, Any] | None:
         """Test metrics of ``model`` on ``split``, or None for the generic evaluation (the
         step's validation terms). Likelihoods go under the common names ``nll_nats``, ``bpd``
-        (bits/dim of 8-bit or binarised data, per ``data_view``) and ``neg_elbo_nats``."""
+        (bits/dim of 8-bit or binarised data, per ``data_view``) and ``neg_elbo_nats``;
+        ``likelihood_view`` names the view the likelihood is of when it is not ``data_view``
+        (e.g. ``"uint8"``), and ``bpd_is_bound: True`` marks a bound, not an exact value."""
         return None
 
     def latent_dim(self, cfg: Any, shape: ImageShape) -> int | None:
