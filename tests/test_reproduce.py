@@ -174,3 +174,31 @@ def test_report_renders_in_headless_chromium(tiny_report, tmp_path):
     images, broken, errors = map(int, match.groups())
     assert images == len(FIGURE_FILES) and broken == 0 and errors == 0
     assert "CONSOLE" not in res.stderr or ":ERROR:CONSOLE" not in res.stderr
+
+
+@pytest.mark.slow  # ~60 s; tests/test_shapes.py keeps an RGB folder run in the default suite
+def test_reproduce_on_a_folder_of_rgb_images(tmp_path):
+    """``--dataset PATH``: every stage trains on the folder's 3x32x32 images, the VAE with the
+    logistic likelihood its family picks for RGB, and no MNIST reference value is quoted."""
+    import json
+
+    from tests.test_data_sources import write_folder
+
+    root = write_folder(tmp_path / "pics", n=30)
+    out = tmp_path / "rep"
+    res = run_cli(
+        "reproduce", "--preset", "tiny", "--dataset", str(root), "--out", str(out),
+        "--threads", "1", "--quiet", env={"GENZOO_CACHE": str(tmp_path / "cache")},
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    for stage in PRESETS["tiny"].stages:
+        cfg = json.loads((out / "runs" / stage.key / "config.json").read_text())
+        assert cfg["shape"] == [3, 32, 32] and cfg["data"]["dataset"] == str(root.resolve())
+        if cfg["family"] == "vae":
+            assert cfg["model"]["likelihood"] == "logistic"
+        record = json.loads((out / "runs" / stage.key / "eval.json").read_text())
+        assert "quality_skipped" in record
+    md = (out / "report.md").read_text()
+    assert "(on pics)" in md and "(report: " not in md
+    bad = run_cli("reproduce", "--preset", "tiny", "--image-size", "16", "--out", str(out))
+    assert bad.returncode == 2 and "--dataset" in bad.stderr

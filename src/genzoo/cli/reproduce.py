@@ -51,19 +51,40 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="report folder (default: reports/PRESET-NAME)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None, help="folder holding mnist/ (or GENZOO_DATA_DIR)")
+    p.add_argument(
+        "--dataset", default=None, metavar="NAME|PATH",
+        help="run the study on this data set instead of each stage's own (a registered name "
+        "or a folder of images); families adapt settings the images cannot take (RGB: the "
+        "VAE's logistic likelihood) and the course's MNIST reference values are left out",
+    )  # fmt: skip
+    p.add_argument("--image-size", type=int, default=None, help="with --dataset: resize to SxS")
+    p.add_argument(
+        "--image-channels", type=int, default=None, choices=(1, 3),
+        help="with --dataset: convert to 1 (grey) or 3 (RGB) channels",
+    )  # fmt: skip
     add_runtime_flags(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from genzoo.errors import ConfigError
     from genzoo.reproduce import get_preset, reproduce
+    from genzoo.reproduce.presets import on_dataset
     from genzoo.training.runtime import setup_runtime
 
     preset = get_preset(args.preset)  # a bad name or file fails before any set-up
+    data = None
+    if args.dataset is not None:
+        data = {"dataset": args.dataset, "image_size": args.image_size}
+        data["image_channels"] = args.image_channels
+    elif args.image_size is not None or args.image_channels is not None:
+        raise ConfigError("--image-size and --image-channels go with --dataset")
     dev = setup_runtime(args.device, args.threads)
-    out = args.out or f"reports/{preset.name}"
+    name = preset.name if data is None else on_dataset(preset, data).name
+    out = args.out or f"reports/{name}"
     _, html = reproduce(
-        preset, out, device=dev, seed=args.seed, data_dir=args.data_dir, quiet=args.quiet
-    )
+        preset, out, device=dev, seed=args.seed, data_dir=args.data_dir, data=data,
+        quiet=args.quiet,
+    )  # fmt: skip
     print(html)
     return 0

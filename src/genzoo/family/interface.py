@@ -130,6 +130,12 @@ class Family(ABC):
         """The data view the model trains on (``genzoo.data.views``: binary, unit, ...)."""
 
     # optional capabilities ---------------------------------------------------------------
+    def config_for(self, cfg: Any, shape: ImageShape) -> Any:
+        """``cfg`` adapted to images of ``shape`` where a setting cannot take them (e.g. a
+        one-channel likelihood on RGB), for studies run on another data set (``genzoo
+        reproduce --dataset``); the default keeps ``cfg`` as it is."""
+        return cfg
+
     def sample(
         self, model: nn.Module, n: int, generator: torch.Generator, **options: Any
     ) -> Tensor:

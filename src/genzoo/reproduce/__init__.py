@@ -16,6 +16,7 @@ from genzoo.reproduce.presets import (
     check_preset,
     get_preset,
     load_preset,
+    on_dataset,
 )
 
 __all__ = ["reproduce", "PRESETS", "Preset", "Section", "Stage", "get_preset", "load_preset"]
@@ -28,20 +29,30 @@ def reproduce(
     device: torch.device,
     seed: int = 0,
     data_dir: str | None = None,
+    data: dict[str, Any] | None = None,
     quiet: bool = False,
     log: Any = print,
 ) -> tuple[Path, Path]:
-    """Train/reuse/resume, evaluate and report; returns ``(report.md, report.html)``."""
+    """Train/reuse/resume, evaluate and report; returns ``(report.md, report.html)``.
+
+    ``data``: run the study on another data set (``DataConfig`` fields ``dataset``,
+    ``image_size``, ``image_channels``): see ``presets.on_dataset`` and ``Family.config_for``.
+    """
     from genzoo.reproduce.report import build_report
     from genzoo.reproduce.runner import run_stages
     from genzoo.runs.compare import floors_for
     from genzoo.training.runtime import environment
 
     preset = get_preset(preset) if isinstance(preset, str) else preset
+    shape = None
+    if data is not None and data.get("dataset") is not None:
+        preset, shape = on_dataset(preset, data), _data_shape(data, data_dir)
     check_preset(preset)
     out = Path(out)
     start = time.perf_counter()
-    results = run_stages(preset, out, device, seed=seed, data_dir=data_dir, quiet=quiet, log=log)
+    results = run_stages(
+        preset, out, device, seed=seed, data_dir=data_dir, shape=shape, quiet=quiet, log=log
+    )
 
     log("report: real-vs-real floors, interpolations, figures")
     evals = [r["eval"] for r in results]
@@ -53,6 +64,14 @@ def reproduce(
     paths = doc.write(out)
     log(f"report: {paths[1]}")
     return paths
+
+
+def _data_shape(data: dict[str, Any], data_dir: str | None) -> tuple[int, int, int]:
+    """``(C, H, W)`` of the data set ``data`` names (loaded, and so verified, once here)."""
+    from genzoo.config import DataConfig
+    from genzoo.data.datasets import load_configured
+
+    return load_configured(DataConfig(data_dir=data_dir, **data)).shape
 
 
 def _interpolation(

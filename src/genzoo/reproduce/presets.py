@@ -4,6 +4,7 @@ preset file (JSON, ``load_preset``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -294,6 +295,24 @@ def load_preset(path: str | Path) -> Preset:
     except (OSError, ValueError) as exc:
         raise ConfigError(f"preset file {path}: unreadable ({exc})") from None
     return preset_from_dict(d, f"preset file {path}")
+
+
+def on_dataset(preset: Preset, data: dict[str, Any]) -> Preset:
+    """``preset``'s study on another data set: every stage trains on ``data`` (``DataConfig``
+    fields: ``dataset``, ``image_size``, ``image_channels``), the course report's reference
+    values (MNIST numbers) are dropped, and the name says which data set it ran on."""
+    given = {k: v for k, v in data.items() if v is not None}
+    stages = tuple(
+        dataclasses.replace(s, overrides={**s.overrides, **given}, reference={})
+        for s in preset.stages
+    )
+    label = Path(str(given["dataset"])).name or str(given["dataset"])
+    return dataclasses.replace(
+        preset,
+        name=f"{preset.name}-{label}",
+        description=f"{preset.description} (on {label})",
+        stages=stages,
+    )
 
 
 def get_preset(name: str) -> Preset:

@@ -5,6 +5,7 @@ checkpoint, so stopping and re-running the same command continues where it stopp
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -14,6 +15,7 @@ from typing import Any
 import torch
 
 from genzoo.api import make_config
+from genzoo.family import get_family
 from genzoo.reproduce.presets import Preset, Stage
 from genzoo.training.checkpoint import load_checkpoint
 from genzoo.training.rundir import RunDir
@@ -25,11 +27,23 @@ class StageResult(dict):
     """``key``, ``run`` (path), ``eval`` (eval.json record), ``train_s``, ``eval_s``, ``status``."""
 
 
-def stage_config(stage: Stage, preset: Preset, seed: int, data_dir: str | None) -> Any:
+def stage_config(
+    stage: Stage,
+    preset: Preset,
+    seed: int,
+    data_dir: str | None,
+    shape: tuple[int, int, int] | None = None,
+) -> Any:
+    """The stage's ``RunConfig``; with the data's ``shape``, its model settings as its family
+    adapts them to that shape (``Family.config_for``)."""
     overrides = {**preset.data_limits, **stage.overrides}
     if data_dir is not None:
         overrides["data_dir"] = data_dir
-    return make_config(stage.family, seed=seed, name=stage.key, **overrides)
+    cfg = make_config(stage.family, seed=seed, name=stage.key, **overrides)
+    if shape is not None:
+        model = get_family(stage.family).config_for(cfg.model, shape)
+        cfg = dataclasses.replace(cfg, model=model)
+    return cfg
 
 
 def _fmt(seconds: float) -> str:
@@ -115,6 +129,7 @@ def run_stages(
     *,
     seed: int = 0,
     data_dir: str | None = None,
+    shape: tuple[int, int, int] | None = None,
     quiet: bool = False,
     log: Any = print,
 ) -> list[StageResult]:
@@ -127,7 +142,7 @@ def run_stages(
     started = time.perf_counter()
     n = len(preset.stages)
     for i, stage in enumerate(preset.stages, 1):
-        cfg = stage_config(stage, preset, seed, data_dir)
+        cfg = stage_config(stage, preset, seed, data_dir, shape)
         run_dir = runs / stage.key
         _announce(log, i, n, stage, time.perf_counter() - started)
         t0 = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -88,6 +89,13 @@ class VAEFamily(Family):
 
     def make_step(self, model: torch.nn.Module, cfg: VAEConfig, train: TrainConfig) -> VAEStep:
         return VAEStep(model, cfg, train)
+
+    def config_for(self, cfg: VAEConfig, shape: ImageShape) -> VAEConfig:
+        """The Bernoulli likelihood takes one channel: on colour images, the discretised
+        logistic instead."""
+        if shape[0] != 1 and cfg.likelihood == "bernoulli":
+            return dataclasses.replace(cfg, likelihood="logistic")
+        return cfg
 
     def data_view(self, cfg: VAEConfig) -> str:
         return make_likelihood(cfg.likelihood).view
