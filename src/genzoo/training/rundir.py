@@ -171,15 +171,16 @@ class RunDir:
         return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in records]
 
     def read_timings(self) -> list[dict[str, Any]]:
-        """Per-epoch ``{"epoch", "time_s", "examples_per_s"}`` from ``timings.jsonl``, or from
-        the train records of ``metrics.jsonl`` in runs written before it existed."""
-        if self.timings_path.is_file():
-            return self._read_records("timings")
-        return [
-            {"epoch": r.get("epoch"), **{k: r[k] for k in TIMING_KEYS if k in r}}
+        """Per-epoch ``{"epoch", "time_s", "examples_per_s"}``, oldest first: ``timings.jsonl``,
+        plus the train records of ``metrics.jsonl`` that hold them (runs written before
+        ``timings.jsonl`` existed, and their epochs before a resume by a newer genzoo)."""
+        by_epoch = {
+            r.get("epoch"): {"epoch": r.get("epoch"), **{k: r[k] for k in TIMING_KEYS if k in r}}
             for r in self._read_records("metrics")
             if r.get("split") == "train" and "time_s" in r
-        ]
+        }
+        by_epoch.update({r.get("epoch"): r for r in self._read_records("timings")})
+        return [by_epoch[e] for e in sorted(by_epoch, key=lambda e: e or 0)]
 
     def truncate_metrics(self, epoch: int, step: int) -> None:
         """Drop records written after the checkpoint being resumed (they will be redone), and
