@@ -65,7 +65,7 @@ def _plan(kills: int, seed: int) -> list[tuple[str, int, float]]:
         if kind == "evaluation":  # the last step of that epoch
             step = -(-step // STEPS_PER_EPOCH) * STEPS_PER_EPOCH
         plan.append((kind, step, rng.uniform(0.0, 0.3) if kind == "evaluation" else 0.0))
-    return plan
+    return sorted(plan, key=lambda moment: moment[1])  # in the order the run reaches them
 
 
 def _trigger(proc: subprocess.Popen, run: Path, kind: str, step: int, delay: float) -> str:
@@ -109,7 +109,9 @@ def _kill_anywhere(tmp_path: Path, kills: int, seed: int) -> None:
     log = tmp_path / "log0"
     proc = start(*ARGS, "--runs-dir", str(tmp_path), "--name", "cut", log=log)
     landed = []
-    for i, (kind, step, delay) in enumerate(_plan(kills, seed), start=1):
+    # one moment more than ``kills``: a poll starved by a loaded machine may see a late moment
+    # only after the run has ended
+    for i, (kind, step, delay) in enumerate(_plan(kills + 1, seed), start=1):
         where = _trigger(proc, run, kind, step, delay)
         if not where:
             break  # the run finished before this moment
@@ -123,7 +125,7 @@ def _kill_anywhere(tmp_path: Path, kills: int, seed: int) -> None:
                 time.sleep(0.01)
             assert f"taking over the lock left by pid {holder}" in log.read_text()
     assert proc.wait(timeout=HANG_GUARD_S) == 0, log.read_text()[-800:]
-    assert len(landed) >= kills - 1, landed  # at most the last one can miss the run's end
+    assert len(landed) >= kills, landed
     for records in ("metrics.jsonl", "steps.jsonl"):
         assert (run / records).read_bytes() == (tmp_path / "ref" / records).read_bytes(), records
     assert_intact(run)
@@ -131,13 +133,14 @@ def _kill_anywhere(tmp_path: Path, kills: int, seed: int) -> None:
 
 
 def test_kill_anywhere_quick(tmp_path):
-    """Three kills, one of each kind (the default suite's part)."""
+    """Three kills or four, of each kind (the default suite's part)."""
     _kill_anywhere(tmp_path, kills=3, seed=0)
 
 
 @pytest.mark.slow
 def test_kill_anywhere(tmp_path):
-    """Ten kills across training steps, checkpoint writes and evaluation."""
+    """Ten kills or eleven across training steps, checkpoint writes and evaluation, then two
+    of ``genzoo evaluate``."""
     _kill_anywhere(tmp_path, kills=10, seed=13)
     # and ``genzoo evaluate``, killed while it works: eval.json is absent or whole
     run, rng = tmp_path / "cut", random.Random(13)
