@@ -98,7 +98,7 @@ def evaluate_run(
         run = load_run(run, checkpoint, device)
     folder = RunDir.open(run.path)
     with folder.lock():  # one writer: refused at once while the run trains or is evaluated
-        result = _measure(run, folder, split, seed, samples, quality, options)
+        result = _measure(run, folder, split, seed, samples, quality, data, options)
         folder.write_json("eval.json", result)  # atomic
     return result
 
@@ -110,6 +110,7 @@ def _measure(
     seed: int,
     samples: int | None,
     quality: bool,
+    data: ImageData | None,
     options: dict[str, Any],
 ) -> dict[str, Any]:
     """The ``eval.json`` record of ``evaluate_run``."""
