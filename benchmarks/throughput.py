@@ -79,7 +79,8 @@ def measure(
     records = [
         json.loads(line) for line in (runs / name / "metrics.jsonl").read_text().splitlines()
     ]
-    rates = [r["examples_per_s"] for r in records if r["split"] == "train"]
+    timings = (runs / name / "timings.jsonl").read_text().splitlines()
+    rates = [json.loads(line)["examples_per_s"] for line in timings]
     rate = statistics.median(rates[1:] if len(rates) > 1 else rates)
     val = [r.get("loss", float("nan")) for r in records if r["split"] == "val"]
     print(

@@ -69,14 +69,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             while time.perf_counter() - t0 < args.max_minutes * 60:
                 records = _read(run / "metrics.jsonl")
-                train_s = 0.0
+                seconds = {t["epoch"]: t["time_s"] for t in _read(run / "timings.jsonl")}
                 for r in records:
-                    if r.get("split") == "train":
-                        train_s += r.get("time_s", 0.0)
-                        continue
                     key = next((k for k in keys if k in r), None)
                     if r.get("split") != "val" or key is None:
                         continue
+                    train_s = sum(s for e, s in seconds.items() if e <= r["epoch"])
                     best = min(best, r[key])
                     if r[key] <= args.target:
                         result.update(

@@ -67,7 +67,7 @@ def genzoo_epoch(data: object) -> tuple[float, float]:
     t0 = time.perf_counter()
     result = fit(cfg, None, device=torch.device("cpu"), data=data, quiet=True)
     wall = time.perf_counter() - t0
-    return result.history[0]["time_s"], wall
+    return result.timings[0]["time_s"], wall
 
 
 def pipeline_seconds(data: object, binarizer: Binarizer, epoch: int) -> float:

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
-from genzoo.config import DataConfig, RunConfig, TrainConfig, field_types, replace
+from genzoo.config import (
+    DataConfig,
+    RunConfig,
+    TrainConfig,
+    check_run_name,
+    field_types,
+    replace,
+)
 from genzoo.errors import ConfigError
 from genzoo.family import get_family
 
@@ -31,6 +38,8 @@ def make_config(family: str, seed: int = 0, name: str | None = None, **overrides
     (2, 3)
     """
     fam = get_family(family)
+    if name is not None:
+        check_run_name(name)  # it becomes a folder under the runs folder: never a path
     groups: dict[str, dict[str, Any]] = {"model": {}, "train": {}, "data": {}}
     owners = {
         "model": set(field_types(fam.config_cls)),

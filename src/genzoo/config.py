@@ -28,6 +28,7 @@ __all__ = [
     "opt",
     "check_fields",
     "field_help",
+    "check_run_name",
 ]
 
 _BOUNDS = ("ge", "gt", "le", "lt")
@@ -168,6 +169,25 @@ class DataConfig:
             object.__setattr__(self, "dataset", str(Path(self.dataset).expanduser().resolve()))
         if self.image_channels == 2:
             raise ConfigError("image-channels must be 1 or 3, got 2")
+
+
+def check_run_name(name: str) -> str:
+    """``name`` when it can name a run folder under the runs folder (``runs/NAME``), else a
+    one-line ``ConfigError``: no path separators, not empty, no leading dot (``.``, ``..``,
+    hidden folders), no control characters."""
+    bad = (
+        not isinstance(name, str)
+        or not name.strip()
+        or name.startswith(".")
+        or any(sep in name for sep in ("/", "\\"))
+        or any(ord(c) < 32 for c in name)
+    )
+    if bad:
+        raise ConfigError(
+            f"run name {name!r} is not a folder name (no '/' or '\\', no leading '.', not "
+            "empty); the parent folder is --runs-dir"
+        )
+    return name
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ __all__ = [
     "ChecksumError",
     "CheckpointError",
     "NonFiniteLossError",
+    "RunLockedError",
+    "Terminated",
+    "GenzooWarning",
 ]
 
 
@@ -38,3 +41,21 @@ class CheckpointError(GenzooError):
 
 class NonFiniteLossError(GenzooError):
     """Training produced a NaN or Inf loss."""
+
+
+class RunLockedError(GenzooError):
+    """Another process is writing the run folder (it holds the folder's lock)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (a job scheduler, ``docker stop``, ``kill``): raised in the main thread
+    by the CLI's handler so that it unwinds exactly like Ctrl-C (exit code 128 + signal)."""
+
+    def __init__(self, signum: int = 15) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+class GenzooWarning(UserWarning):
+    """A notice for the user; the CLI prints it as one line (``genzoo: note: ...``)."""

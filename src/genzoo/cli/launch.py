@@ -105,45 +105,59 @@ def worker_main(argv: list[str] | None = None) -> int:
     rank's own failure or as lost contact with another rank; the launcher names the rank
     that failed first from these.
     """
-    from genzoo.config import RunConfig
-    from genzoo.errors import GenzooError, NonFiniteLossError
-    from genzoo.training.distributed import RankFailedError, ReplicaMismatchError, lost_contact
+    from genzoo.cli.common import one_line_notices, pin_math_threads, stop_on_sigterm, terminated
 
-    COLLECTIVE_ERRORS = (NonFiniteLossError, ReplicaMismatchError)  # noqa: N806
+    pin_math_threads()  # inherited from the launcher's environment too; before torch loads
+    from genzoo.config import RunConfig
+    from genzoo.errors import Terminated
 
     argv = sys.argv[1:] if argv is None else argv
     rank = os.environ.get("RANK", "?")
     try:
         spec = json.loads(Path(argv[0]).read_text())
         cfg = RunConfig.from_dict(spec["config"]) if spec["config"] is not None else None
-        return train_process(
-            cfg,
-            Path(spec["run_dir"]),
-            spec["resume"],
-            spec["device"],
-            spec["threads"],
-            spec["quiet"],
-            spec.get("compile", False),
-        )
-    except GenzooError as exc:
-        own = isinstance(exc, ReplicaMismatchError) or not isinstance(exc, RankFailedError)
-        _record(exc, own)
-        if rank == "0" or not isinstance(exc, COLLECTIVE_ERRORS):  # same message on every rank
-            print(f"genzoo: error: [rank {rank}] {exc}", file=sys.stderr, flush=True)
-        return exc.exit_code
+        with stop_on_sigterm(), one_line_notices():  # the launcher stops workers by SIGTERM
+            return train_process(
+                cfg,
+                Path(spec["run_dir"]),
+                spec["resume"],
+                spec["device"],
+                spec["threads"],
+                spec["quiet"],
+                spec.get("compile", False),
+            )
+    except Terminated as exc:
+        return exc.exit_code  # the launcher prints the job's one line
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - one line per rank; the launcher summarises
-        _record(exc, own=lost_contact(exc) is None)
-        if os.environ.get("GENZOO_DEBUG"):
-            traceback.print_exc()
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        print(
-            f"genzoo: error: [rank {rank}] {type(exc).__name__}: {first[:300]}",
-            file=sys.stderr,
-            flush=True,
-        )
-        return 1
+        if terminated():  # a collective that failed as the other ranks stopped: no line
+            return 128 + signal.SIGTERM
+        return _worker_error(exc, rank)
+
+
+def _worker_error(exc: Exception, rank: str) -> int:
+    """Print ``worker_main``'s error ``exc`` in one line and record it for the launcher."""
+    from genzoo.errors import GenzooError, NonFiniteLossError
+    from genzoo.training.distributed import RankFailedError, ReplicaMismatchError, lost_contact
+
+    if isinstance(exc, GenzooError):
+        own = isinstance(exc, ReplicaMismatchError) or not isinstance(exc, RankFailedError)
+        _record(exc, own)
+        collective = isinstance(exc, (NonFiniteLossError, ReplicaMismatchError))
+        if rank == "0" or not collective:  # a collective error: the same message on every rank
+            print(f"genzoo: error: [rank {rank}] {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    _record(exc, own=lost_contact(exc) is None)
+    if os.environ.get("GENZOO_DEBUG"):
+        traceback.print_exc()
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    print(
+        f"genzoo: error: [rank {rank}] {type(exc).__name__}: {first[:300]}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return 1
 
 
 def _record(exc: BaseException, own: bool) -> None:

@@ -46,15 +46,26 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 1 runtime error, 2 usage error, 130 interrupt)."""
-    from genzoo.errors import GenzooError
+    """Run the CLI; returns the exit code (0 ok, 1 runtime error, 2 usage error, 130
+    interrupt, 143 SIGTERM)."""
+    from genzoo.cli.common import one_line_notices, pin_math_threads, stop_on_sigterm
+
+    pin_math_threads()  # before anything imports torch
+    from genzoo.errors import GenzooError, Terminated
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        with stop_on_sigterm(), one_line_notices():
+            return int(args.handler(args) or 0)
     except GenzooError as exc:
         print(f"genzoo: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Terminated as exc:
+        print(
+            "genzoo: stopped by SIGTERM; the last checkpoint is intact (genzoo resume RUN)",
+            file=sys.stderr,
+        )
         return exc.exit_code
     except KeyboardInterrupt:
         print(

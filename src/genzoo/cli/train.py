@@ -62,6 +62,7 @@ def _start(cfg: object, run_dir: Path, resume: bool, args: argparse.Namespace) -
     from genzoo.cli.launch import launch, train_process
     from genzoo.errors import ConfigError
     from genzoo.training.distributed import env_world
+    from genzoo.training.runlock import check_unlocked
 
     if args.nproc < 1:
         raise ConfigError(f"--nproc must be >= 1, got {args.nproc}")
@@ -71,6 +72,7 @@ def _start(cfg: object, run_dir: Path, resume: bool, args: argparse.Namespace) -
         )
     if env_world()[1] > 1:
         raise ConfigError("--nproc cannot be combined with torchrun; use one or the other")
+    check_unlocked(run_dir)  # rank 0 takes the lock; refuse now rather than from a worker
     spec = {
         "config": cfg.to_dict() if cfg is not None else None,  # type: ignore[attr-defined]
         "run_dir": str(run_dir),
@@ -87,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
     from genzoo.api import make_config
 
     overrides = collect_overrides(args, args.model_fields + args.train_fields + args.data_fields)
-    name = args.name or f"{args.family}-{time.strftime('%Y%m%d-%H%M%S')}"
-    cfg = make_config(args.family, seed=args.seed, name=name, **overrides)
+    default = f"{args.family}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name = default if args.name is None else args.name  # --name "" is refused, not replaced
+    cfg = make_config(args.family, seed=args.seed, name=name, **overrides)  # checks the name
     run_dir = Path(args.runs_dir) / name
     resume = args.resume and (run_dir / "config.json").exists()
     return _start(cfg, run_dir, resume, args)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,11 @@ import torch
 
 from genzoo.api import make_config
 from genzoo.family import get_family
+from genzoo.files import atomic_write_text
 from genzoo.reproduce.presets import Preset, Stage
 from genzoo.training.checkpoint import load_checkpoint
 from genzoo.training.rundir import RunDir
+from genzoo.training.runlock import run_lock
 
 __all__ = ["run_stages", "stage_config", "StageResult"]
 
@@ -106,9 +107,7 @@ def _record_times(
     if eval_s is not None:
         entry["eval_s"] = eval_s
     timings[key] = entry
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(timings, indent=2))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(timings, indent=2))
     return entry
 
 
@@ -145,12 +144,13 @@ def run_stages(
         cfg = stage_config(stage, preset, seed, data_dir, shape)
         run_dir = runs / stage.key
         _announce(log, i, n, stage, time.perf_counter() - started)
-        t0 = time.perf_counter()
-        status = _train(stage, cfg, run_dir, device, quiet)
-        train_s = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        record, reused = _evaluate(stage, preset, run_dir, status, device, seed)
-        eval_s = time.perf_counter() - t1
+        with run_lock(run_dir):  # one writer for the whole stage: training and evaluation
+            t0 = time.perf_counter()
+            status = _train(stage, cfg, run_dir, device, quiet)
+            train_s = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            record, reused = _evaluate(stage, preset, run_dir, status, device, seed)
+            eval_s = time.perf_counter() - t1
         times = (train_s, None if reused else eval_s)
         entry = _record_times(timings, timing_path, stage.key, status, times)
         log(f"[{i}/{n}] {stage.key}: {status}; train {_fmt(train_s)}, evaluate {_fmt(eval_s)}")

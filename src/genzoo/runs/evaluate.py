@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from genzoo.runs.run import Run, load_run
+from genzoo.training.rundir import RunDir
 
 if TYPE_CHECKING:
     from genzoo.data import ImageData
@@ -89,14 +90,33 @@ def evaluate_run(
     ``nll_nats``, ``bpd`` and ``neg_elbo_nats``. ``data``: the images to evaluate on (default:
     the run's data set, loaded by name).
     """
-    from genzoo.data.datasets import load_configured
     from genzoo.evaluation.quality import QualityConfig
-    from genzoo.training.rundir import RunDir
 
     if samples is not None:
         QualityConfig(samples=samples)  # validates before any slow work
     if not isinstance(run, Run):
         run = load_run(run, checkpoint, device)
+    folder = RunDir.open(run.path)
+    with folder.lock():  # one writer: refused at once while the run trains or is evaluated
+        result = _measure(run, folder, split, seed, samples, quality, data, options)
+        folder.write_json("eval.json", result)  # atomic
+    return result
+
+
+def _measure(
+    run: Run,
+    folder: RunDir,
+    split: str,
+    seed: int,
+    samples: int | None,
+    quality: bool,
+    data: ImageData | None,
+    options: dict[str, Any],
+) -> dict[str, Any]:
+    """The ``eval.json`` record of ``evaluate_run``."""
+    from genzoo.data.datasets import load_configured
+    from genzoo.evaluation.quality import QualityConfig
+
     cfg, family = run.config, run.family
     default = QualityConfig.samples  # 10,000; a tiny run (--limit-eval) gets a tiny evaluation
     samples = samples or max(16, min(default, cfg.train.limit_eval or default))
@@ -106,7 +126,6 @@ def evaluate_run(
         data = data.subset({"val": cfg.train.limit_eval, "test": cfg.train.limit_eval})
     start = time.perf_counter()
     metrics = _family_metrics(run, data, split, seed, options)
-    folder = RunDir.open(run.path)
     view = family.data_view(cfg.model)
     result: dict[str, Any] = {
         "family": cfg.family,
@@ -115,13 +134,10 @@ def evaluate_run(
         "split": split,
         "checkpoint_epoch": run.epochs_done,
         "parameters": sum(p.numel() for p in run.model.parameters()),
-        "train_time_s": sum(
-            r.get("time_s", 0.0) for r in folder.read_metrics() if r.get("split") == "train"
-        ),
+        "train_time_s": sum(r.get("time_s", 0.0) for r in folder.read_timings()),
         **metrics,
     }
     if quality and family.can_sample:
         result.update(_sample_quality(run, QualityConfig(samples=samples, seed=seed)))
     result["eval_time_s"] = time.perf_counter() - start
-    folder.write_json("eval.json", result)
     return result

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from genzoo.errors import CheckpointError
+from genzoo.files import atomic_write
 
 __all__ = ["save_checkpoint", "load_checkpoint", "FORMAT", "FORMAT_VERSION"]
 
@@ -24,20 +25,8 @@ FORMAT_VERSION = 1
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     """Write ``state`` to ``path`` atomically (temporary file, fsync, rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, **state}
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return atomic_write(path, lambda f: torch.save(payload, f))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

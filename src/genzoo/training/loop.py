@@ -34,6 +34,7 @@ from genzoo.training.distributed import (
 )
 from genzoo.training.progress import Progress, format_metrics
 from genzoo.training.rundir import RunDir
+from genzoo.training.runlock import run_lock
 from genzoo.training.runtime import environment, resolve_device
 from genzoo.training.schedule import apply_lr, lr_factor
 from genzoo.training.step import Step
@@ -45,11 +46,13 @@ EVAL_SEED = 1234  # fixed noise for validation and test, identical for every run
 
 @dataclass
 class FitResult:
-    """What ``fit`` returns: the trained model, its step, per-epoch history and run folder."""
+    """What ``fit`` returns: the trained model, its step, per-epoch history (the records of
+    ``metrics.jsonl``), per-epoch wall-clock times (``timings.jsonl``) and run folder."""
 
     model: nn.Module
     step: Step
     history: list[dict[str, Any]] = field(default_factory=list)
+    timings: list[dict[str, Any]] = field(default_factory=list)
     run: RunDir | None = None
     best_val: float = math.inf
 
@@ -234,12 +237,16 @@ class _Epoch:
 
 
 def _open_for_resume(
-    run_dir: str | os.PathLike | None,
+    run_dir: str | os.PathLike | None, lock: contextlib.ExitStack | None
 ) -> tuple[RunDir, RunConfig, dict[str, Any] | None]:
-    """The run folder, its saved config and its last checkpoint (None before the first)."""
+    """The run folder, its saved config and its last checkpoint (None before the first).
+    With ``lock`` (the rank that writes), the folder's lock is taken first and held by it."""
     if run_dir is None:
         raise CheckpointError("resume needs a run folder")
     run = RunDir.open(run_dir)
+    if lock is not None:
+        lock.enter_context(run.lock())
+        run.remove_temporaries()  # left by a writer that was killed
     cfg = RunConfig.from_dict(run.read_config())
     state = load_checkpoint(run.last) if run.last.is_file() else None
     return run, cfg, state
@@ -272,23 +279,12 @@ def _restore(state: dict[str, Any] | None, model: nn.Module, step: Step) -> _Cou
 
 
 def _epoch_records(
-    epoch: int,
-    global_step: int,
-    train_terms: dict[str, float],
-    val_terms: dict[str, float],
-    elapsed: float,
-    n_seen: int,
+    epoch: int, global_step: int, train_terms: dict[str, float], val_terms: dict[str, float]
 ) -> list[dict[str, Any]]:
-    """The ``metrics.jsonl`` records of one epoch: train (with its speed), then val."""
+    """The ``metrics.jsonl`` records of one epoch: train, then val. No wall-clock field, so
+    that reruns with one seed give byte-identical files (times go to ``timings.jsonl``)."""
     return [
-        {
-            "epoch": epoch,
-            "split": "train",
-            "step": global_step,
-            **train_terms,
-            "time_s": elapsed,
-            "examples_per_s": n_seen / max(elapsed, 1e-9),
-        },
+        {"epoch": epoch, "split": "train", "step": global_step, **train_terms},
         {"epoch": epoch, "split": "val", "step": global_step, **val_terms},
     ]
 
@@ -296,9 +292,10 @@ def _epoch_records(
 @dataclass
 class _Trainer:
     """What one ``fit`` call shares between its steps: ``setup``, then ``train_epoch`` for
-    every remaining epoch. ``run`` is the run folder where this rank writes it (rank 0, and
-    every rank of a resumed run); ``logging``: a run folder was given at all (step records and
-    mid-epoch checkpoints are collectives, so every rank takes part)."""
+    every remaining epoch. ``run`` is the run folder (on rank 0, and for reading on every
+    rank of a resumed run); only rank 0 (``main``) writes it, holding its lock. ``logging``: a
+    run folder was given at all (step records and mid-epoch checkpoints are collectives, so
+    every rank takes part)."""
 
     cfg: RunConfig
     family: Family
@@ -313,6 +310,7 @@ class _Trainer:
     rank: int = 0
     world: int = 1
     history: list[dict[str, Any]] = field(default_factory=list)
+    timings: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.main = self.rank == 0
@@ -321,6 +319,7 @@ class _Trainer:
         self.binarizer = Binarizer(train_images) if self.view == "binary" else None
         self.x_val, self.y_val = self.data.view("val", self.view), self.data.labels["val"]
         self.history = self.run.read_metrics() if self.run is not None else []
+        self.timings = self.run.read_timings() if self.run is not None else []
         run = self.run if self.main else None
         self.figures = _Figures(self.family, self.model, self.cfg, run, self.x_val)
 
@@ -334,13 +333,15 @@ class _Trainer:
         data: ImageData | None,
         env: dict[str, Any] | None,
         wrap_model: Any,
+        lock: contextlib.ExitStack,
     ) -> _Trainer:
         """Open (to resume) or create the run folder, build the model and its step, restore
-        the last checkpoint and wrap the step's networks for several processes."""
+        the last checkpoint and wrap the step's networks for several processes. Rank 0 takes
+        the folder's lock into ``lock`` (held until ``fit`` returns or fails)."""
         rank, world = rank_and_world()
         run, state = None, None
         if resume:
-            run, cfg, state = _open_for_resume(run_dir)
+            run, cfg, state = _open_for_resume(run_dir, lock if rank == 0 else None)
         family = get_family(cfg.family)
         data = _limited_data(cfg, data)
         if not resume:
@@ -353,6 +354,7 @@ class _Trainer:
         model = family.build(cfg.model, cfg.shape).to(dev)
         step: Step = family.make_step(model, cfg.model, cfg.train)
         if run_dir is not None and rank == 0 and run is None:
+            lock.enter_context(run_lock(run_dir))
             record = {**cfg.to_dict(), "data_info": data.describe()}  # source, split rule
             run = RunDir.create(run_dir, record, env or environment(dev))
         counters = _restore(state, model, step)
@@ -441,7 +443,7 @@ class _Trainer:
         if not (self.logging and every and step % every == 0):
             return
         record = _step_record(out, self.world)
-        if self.run is not None:
+        if self.run is not None and self.main:
             self.run.append_metrics({"step": step, "epoch": epoch, **record}, steps=True)
 
     def _mid_epoch_checkpoint(self, ep: _Epoch, epoch: int, done: int, spent: float) -> None:
@@ -452,7 +454,7 @@ class _Trainer:
         if not (self.logging and every and step % every == 0):
             return
         partial = _partial_state(ep.gen, ep.sums, ep.count, ep.elapsed + spent)
-        if self.run is not None:
+        if self.run is not None and self.main:
             state = self.checkpoint_state(epoch - 1, done, partial=partial)
             save_checkpoint(self.run.last, state)
 
@@ -465,19 +467,21 @@ class _Trainer:
         val_terms = evaluate_split(
             self.step, self.x_val, self.y_val, tc.eval_batch_size, self.dev, tc.precision
         )
-        records = _epoch_records(epoch, c.global_step, train_terms, val_terms, ep.elapsed, n_seen)
+        records = _epoch_records(epoch, c.global_step, train_terms, val_terms)
+        speed = n_seen / max(ep.elapsed, 1e-9)
+        timing = {"epoch": epoch, "time_s": ep.elapsed, "examples_per_s": speed}
         self.history.extend(records)
+        self.timings.append(timing)
         improved = val_terms.get("loss", math.inf) < c.best_val
         if improved:
             c.best_val = val_terms["loss"]
         if self.run is not None and self.main:
-            for r in records:
-                self.run.append_metrics(r)
+            self.run.append_records("metrics", records)  # one write: both or neither
+            self.run.append_records("timings", timing)
             save_checkpoint(self.run.last, self.checkpoint_state(epoch, 0))
             if improved:
                 save_checkpoint(self.run.best, self.checkpoint_state(epoch, 0))
         if self.main:
-            speed = n_seen / max(ep.elapsed, 1e-9)
             prog.line(
                 f"epoch {epoch}/{tc.epochs}  train {format_metrics(train_terms)}  |  "
                 f"val {format_metrics(val_terms)}  |  {ep.elapsed:.1f}s {speed:.0f} ex/s"
@@ -509,13 +513,15 @@ def fit(
     weights, so they resume with any number of processes (exactly: with the same number).
     """
     dev = resolve_device(device) if isinstance(device, str) else device
-    t = _Trainer.setup(cfg, run_dir, resume, dev, data, env, wrap_model)
-    t.bar = (not quiet and os.isatty(2)) if progress_bar is None else progress_bar
-    if t.counters.epochs_done == 0 and t.counters.batches_done == 0:
-        t.figures.epoch_end(0)
-    for epoch in range(t.counters.epochs_done + 1, t.cfg.train.epochs + 1):
-        t.train_epoch(epoch)
-    t.figures.train_end(t.cfg.train.epochs)
+    with contextlib.ExitStack() as lock:  # the run folder's lock, on the rank that writes it
+        t = _Trainer.setup(cfg, run_dir, resume, dev, data, env, wrap_model, lock)
+        t.bar = (not quiet and os.isatty(2)) if progress_bar is None else progress_bar
+        if t.counters.epochs_done == 0 and t.counters.batches_done == 0:
+            t.figures.epoch_end(0)
+        for epoch in range(t.counters.epochs_done + 1, t.cfg.train.epochs + 1):
+            t.train_epoch(epoch)
+        t.figures.train_end(t.cfg.train.epochs)
     return FitResult(
-        model=t.model, step=t.step, history=t.history, run=t.run, best_val=t.counters.best_val
-    )
+        model=t.model, step=t.step, history=t.history, timings=t.timings, run=t.run,
+        best_val=t.counters.best_val,
+    )  # fmt: skip

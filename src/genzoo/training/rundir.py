@@ -1,8 +1,11 @@
-"""Run folders: ``config.json``, ``metrics.jsonl``, ``checkpoints/{last,best}.pt``,
-``snapshots/`` (the images a family hands over for its figures) and ``figures/``."""
+"""Run folders: ``config.json``, ``metrics.jsonl`` (per-epoch results, identical on reruns),
+``timings.jsonl`` (per-epoch wall-clock times), ``steps.jsonl``, ``checkpoints/{last,best}.pt``,
+``snapshots/`` (the images a family hands over for its figures), ``figures/`` and ``.lock``
+(whoever writes the folder: ``genzoo.training.runlock``)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -14,10 +17,15 @@ import torch
 from torch import Tensor
 
 from genzoo.errors import CheckpointError, ConfigError
+from genzoo.files import TMP_MARK, atomic_write, atomic_write_text
+from genzoo.training.runlock import pid_alive, run_lock
 
-__all__ = ["RunDir"]
+__all__ = ["RunDir", "TIMING_KEYS"]
 
 _SNAPSHOT = re.compile(r"(?P<name>.+)_epoch(?P<epoch>\d+)\.pt")
+_TEMPORARY = re.compile(r"\..+" + re.escape(TMP_MARK) + r"(?P<pid>\d+)")
+# wall-clock fields: in ``timings.jsonl``; older runs have them in ``metrics.jsonl``'s train records
+TIMING_KEYS = ("time_s", "examples_per_s")
 
 
 class RunDir:
@@ -34,6 +42,10 @@ class RunDir:
     @property
     def metrics_path(self) -> Path:
         return self.path / "metrics.jsonl"
+
+    @property
+    def timings_path(self) -> Path:
+        return self.path / "timings.jsonl"
 
     @property
     def steps_path(self) -> Path:
@@ -82,6 +94,10 @@ class RunDir:
             raise CheckpointError(f"{run.path}: not a genzoo run folder (no config.json)")
         return run
 
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """This folder's write lock (``genzoo.training.runlock.run_lock``), for a ``with``."""
+        return run_lock(self.path)
+
     def read_config(self) -> dict[str, Any]:
         try:
             return json.loads(self.config_path.read_text())
@@ -100,21 +116,14 @@ class RunDir:
 
     # writing ----------------------------------------------------------------------------
     def write_json(self, name: str, obj: dict[str, Any]) -> Path:
-        target = self.path / name
-        tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-        os.replace(tmp, target)
-        return target
+        return atomic_write_text(self.path / name, json.dumps(obj, indent=2, default=str) + "\n")
 
     def save_snapshot(self, name: str, epoch: int, images: Tensor) -> Path:
         """Keep images ``(N, C, H, W)`` in [0, 1] as uint8 ``snapshots/{name}_epoch{E:03d}.pt``."""
         pixels = (images.detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
-        target = self.snapshots / f"{name}_epoch{epoch:03d}.pt"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-        torch.save(pixels, tmp)
-        os.replace(tmp, target)
-        return target
+        return atomic_write(
+            self.snapshots / f"{name}_epoch{epoch:03d}.pt", lambda f: torch.save(pixels, f)
+        )
 
     def snapshot_files(self) -> dict[str, list[tuple[int, Path]]]:
         """Saved snapshots: name -> ``(epoch, file)`` pairs, oldest first."""
@@ -125,13 +134,25 @@ class RunDir:
                 out.setdefault(m["name"], []).append((int(m["epoch"]), f))
         return out
 
-    def append_metrics(self, record: dict[str, Any], steps: bool = False) -> None:
-        target = self.steps_path if steps else self.metrics_path
-        with open(target, "a") as f:
-            f.write(json.dumps(record) + "\n")
+    def _records_path(self, kind: str) -> Path:
+        paths = {"metrics": self.metrics_path, "steps": self.steps_path}
+        return paths.get(kind, self.timings_path)
 
-    def read_metrics(self, steps: bool = False) -> list[dict[str, Any]]:
-        target = self.steps_path if steps else self.metrics_path
+    def append_metrics(
+        self, record: dict[str, Any] | list[dict[str, Any]], steps: bool = False
+    ) -> None:
+        """Append one record or several (one write) to ``metrics.jsonl`` (or ``steps.jsonl``)."""
+        self.append_records("steps" if steps else "metrics", record)
+
+    def append_records(self, kind: str, records: dict[str, Any] | list[dict[str, Any]]) -> None:
+        """Append to ``metrics``, ``steps`` or ``timings`` ``.jsonl`` in one write, so that a
+        stop between two records of one epoch cannot happen."""
+        records = [records] if isinstance(records, dict) else records
+        with open(self._records_path(kind), "a") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in records))
+
+    def _read_records(self, kind: str) -> list[dict[str, Any]]:
+        target = self._records_path(kind)
         if not target.is_file():
             return []
         out = []
@@ -142,15 +163,46 @@ class RunDir:
                 continue  # a line cut short by a crash
         return out
 
+    def read_metrics(self, steps: bool = False) -> list[dict[str, Any]]:
+        """Per-epoch records (or per-step ones); wall-clock fields of older runs left out."""
+        records = self._read_records("steps" if steps else "metrics")
+        if steps:
+            return records
+        return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in records]
+
+    def read_timings(self) -> list[dict[str, Any]]:
+        """Per-epoch ``{"epoch", "time_s", "examples_per_s"}``, oldest first: ``timings.jsonl``,
+        plus the train records of ``metrics.jsonl`` that hold them (runs written before
+        ``timings.jsonl`` existed, and their epochs before a resume by a newer genzoo)."""
+        by_epoch = {
+            r.get("epoch"): {"epoch": r.get("epoch"), **{k: r[k] for k in TIMING_KEYS if k in r}}
+            for r in self._read_records("metrics")
+            if r.get("split") == "train" and "time_s" in r
+        }
+        by_epoch.update({r.get("epoch"): r for r in self._read_records("timings")})
+        return [by_epoch[e] for e in sorted(by_epoch, key=lambda e: e or 0)]
+
     def truncate_metrics(self, epoch: int, step: int) -> None:
-        """Drop records written after the checkpoint being resumed (they will be redone)."""
-        for steps, key, limit in ((False, "epoch", epoch), (True, "step", step)):
-            records = [r for r in self.read_metrics(steps) if r.get(key, 0) <= limit]
-            target = self.steps_path if steps else self.metrics_path
+        """Drop records written after the checkpoint being resumed (they will be redone), and
+        any line cut short by a crash."""
+        for kind, key, limit in (("metrics", "epoch", epoch), ("timings", "epoch", epoch),
+                                 ("steps", "step", step)):  # fmt: skip
+            target = self._records_path(kind)
             if target.exists():
-                tmp = target.with_name(f".{target.name}.tmp")
-                tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-                os.replace(tmp, target)
+                records = [r for r in self._read_records(kind) if r.get(key, 0) <= limit]
+                atomic_write_text(target, "".join(json.dumps(r) + "\n" for r in records))
+
+    def remove_temporaries(self) -> list[Path]:
+        """Delete temporary files (``.NAME.tmpPID``) left by writers that were killed (their
+        process is gone); returns them. Call while holding the folder's lock."""
+        gone = []
+        for folder in (self.path, self.checkpoints, self.snapshots, self.path / "figures"):
+            for f in folder.glob(f".*{TMP_MARK}*") if folder.is_dir() else ():
+                m = _TEMPORARY.fullmatch(f.name)
+                if m and not pid_alive(int(m["pid"])):
+                    f.unlink(missing_ok=True)
+                    gone.append(f)
+        return gone
 
     def set_epochs(self, epochs: int) -> int:
         """Change the run's epoch budget in ``config.json`` (``genzoo resume RUN --epochs N``).
@@ -159,11 +211,14 @@ class RunDir:
         (as recorded in ``metrics.jsonl``); the per-epoch seeds do not depend on the budget, so
         an extended run matches one that was given the larger budget from the start.
         """
-        config = self.read_config()
-        done = max((int(r.get("epoch", 0)) for r in self.read_metrics()), default=0)
-        if epochs < done:
-            raise ConfigError(f"--epochs {epochs}: {self.path} has already trained {done} epochs")
-        before = int(config["train"]["epochs"])
-        config["train"]["epochs"] = epochs
-        self.write_json("config.json", config)
+        with self.lock():
+            config = self.read_config()
+            done = max((int(r.get("epoch", 0)) for r in self.read_metrics()), default=0)
+            if epochs < done:
+                raise ConfigError(
+                    f"--epochs {epochs}: {self.path} has already trained {done} epochs"
+                )
+            before = int(config["train"]["epochs"])
+            config["train"]["epochs"] = epochs
+            self.write_json("config.json", config)
         return before

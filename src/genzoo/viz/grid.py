@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from genzoo.files import atomic_write
+
 __all__ = ["make_grid", "save_grid"]
 
 
@@ -41,10 +43,7 @@ def save_grid(
     """Write a grid of ``(N, C, H, W)`` images in [0, 1] as a PNG (upscaled ``scale`` times)."""
     from PIL import Image
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     img = Image.fromarray(make_grid(images, nrow))
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    img.save(path)
-    return path
+    return atomic_write(path, lambda f: img.save(f, format="PNG"))  # never a torn PNG

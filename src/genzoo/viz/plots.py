@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from torch import Tensor
 
+from genzoo.files import atomic_write
 from genzoo.viz.grid import make_grid
 
 __all__ = ["line_plot", "grid_panels", "image_file_panels"]
@@ -27,9 +28,10 @@ def _pyplot():  # noqa: ANN202 - matplotlib's module
 def _save(plt, fig, path: str | os.PathLike, dpi: int = 120) -> Path:  # noqa: ANN001
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    try:  # atomic: a reader (or a stop mid-write) never sees a torn file
+        atomic_write(path, lambda f: fig.savefig(f, dpi=dpi, format=path.suffix[1:] or "png"))
+    finally:
+        plt.close(fig)
     return path
 
 

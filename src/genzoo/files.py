@@ -1,0 +1,38 @@
+"""Atomic file writes: a reader (or a process killed mid-write) sees the old file or the new
+one, never a torn one. Used for checkpoints, ``config.json``, ``eval.json``, snapshots and
+figures."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["atomic_write", "atomic_write_text", "TMP_MARK"]
+
+TMP_MARK = ".tmp"  # temporary files are ``.NAME.tmpPID`` beside their target
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> Path:
+    """Call ``write(f)`` on a temporary file in ``path``'s folder, fsync it and rename it onto
+    ``path`` (``os.replace``, atomic on POSIX). On any exception (Ctrl-C and SIGTERM included)
+    the temporary file is removed and ``path`` is left as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """``atomic_write`` of ``text`` (UTF-8)."""
+    return atomic_write(path, lambda f: f.write(text.encode()))
