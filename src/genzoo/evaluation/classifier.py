@@ -131,6 +131,7 @@ class EvalClassifier(nn.Module):
         super().__init__()
         self.arch = arch = arch or ClassifierArch()
         self.weights_sha256: str | None = None  # set by ``load_classifier``: keys caches
+        self.weights_path: Path | None = None  # set by ``load_classifier``
         h, w = arch.image_size
         layers: list[nn.Module] = []
         c_in = arch.in_channels
@@ -280,4 +281,5 @@ def load_classifier(
             f"{weights}: weights do not fit their recorded arch ({exc})"
         ) from None
     model.weights_sha256 = actual
+    model.weights_path = weights
     return model.to(device).eval()

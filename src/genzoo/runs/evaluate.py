@@ -35,27 +35,26 @@ def _family_metrics(run: Run, data: Any, split: str, seed: int, options: dict) -
 
 
 def _sample_quality(run: Run, cfg: QualityConfig) -> dict[str, Any]:
-    """``evaluation.quality.sample_quality`` of the run's samples, with the shipped evaluation
-    network, against the cached test-set reference in the view the run was trained on (the
-    fixed binarisation for binarised data, else the 8-bit images). For a data set the network
-    was not trained on, only ``quality_skipped`` (a reason).
+    """``evaluation.quality.sample_quality`` of the run's samples, with the evaluation network
+    of the run's data set (``evaluation.evaluators``: the shipped one for MNIST, else the one
+    cached for the data's content), against the cached test-set reference in the view the run
+    was trained on (the fixed binarisation for binarised data, else the 8-bit images). Without
+    such a network (unlabelled data, none trained yet, weights refused): ``quality_skipped``
+    (a one-line reason, with the command that makes the network where one can be made) and
+    ``skipped_metrics``.
     """
     from genzoo.data.datasets import load_dataset
-    from genzoo.evaluation.classifier import classifier_record, load_classifier
-    from genzoo.evaluation.quality import sample_quality
+    from genzoo.evaluation.evaluators import find_evaluator
+    from genzoo.evaluation.quality import QUALITY_KEYS, sample_quality
     from genzoo.evaluation.reference import reference_features, reference_view
 
     dataset, data_dir = run.config.data.dataset, run.config.data.data_dir
-    trained_on = classifier_record().get("dataset", "mnist")
-    if dataset != trained_on:
-        return {
-            "quality_skipped": f"the evaluation network is trained on {trained_on}, not {dataset}"
-        }
-    classifier = load_classifier(device=run.device)
+    data = load_dataset(dataset, data_dir)  # all of it: the network is keyed by its content
+    classifier, reason = find_evaluator(data, run.device, dataset, data_dir)
+    if classifier is None:
+        return {"quality_skipped": reason, "skipped_metrics": [*QUALITY_KEYS, "class_shares"]}
     view = reference_view(run.family.data_view(run.config.model))
-    reference = reference_features(
-        classifier, dataset, "test", view, data=load_dataset(dataset, data_dir)
-    )
+    reference = reference_features(classifier, dataset, "test", view, data=data)
 
     def sample_fn(model: Any, n: int, generator: torch.Generator) -> torch.Tensor:
         return run.sample(n, generator)

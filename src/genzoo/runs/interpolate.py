@@ -17,14 +17,26 @@ from genzoo.seeding import make_generator
 __all__ = ["interpolation_grid", "load_classifier_or_reason", "classify"]
 
 
-def load_classifier_or_reason() -> tuple[Any, str]:
-    """``(classifier, "")`` when the evaluation classifier loads, else ``(None, why)``."""
+def load_classifier_or_reason(run: Run | None = None) -> tuple[Any, str]:
+    """``(classifier, "")`` when an evaluation classifier loads, else ``(None, why)``.
+
+    Without ``run``: the shipped MNIST network. With ``run``: the evaluation network of the
+    run's data set (``evaluation.evaluators``), so other data sets are never classified by
+    the MNIST network.
+    """
     try:
         from genzoo.evaluation.classifier import load_classifier
+        from genzoo.evaluation.evaluators import find_evaluator
     except ImportError as exc:
         return None, f"no evaluation classifier ({exc})"
     try:
-        return load_classifier(), ""
+        if run is None:
+            return load_classifier(), ""
+        from genzoo.data.datasets import load_dataset
+
+        dataset, data_dir = run.config.data.dataset, run.config.data.data_dir
+        net, reason = find_evaluator(load_dataset(dataset, data_dir), "cpu", dataset, data_dir)
+        return net, reason and f"evaluation classifier unavailable ({reason})"
     except (GenzooError, OSError, RuntimeError) as exc:
         return None, f"evaluation classifier unavailable ({exc})"
 
@@ -76,7 +88,7 @@ def interpolation_grid(
     gen = make_generator(seed, "interpolate")
     z = torch.randn(n_cand, dim, generator=gen).to(run.device)  # (N, D)
     images = torch.cat([family.decode(model, c) for c in z.split(256)])  # (N, C, H, W)
-    classifier, reason = load_classifier_or_reason()
+    classifier, reason = load_classifier_or_reason(run)
     labels, scores = classify(classifier, images.float().cpu())
     pairs = choose_pairs(labels, rows, gen, n=n_cand, scores=scores)
     grid = [
