@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 import shutil
 
 import pytest
@@ -148,6 +149,23 @@ def test_synthetic_rgb_network_learns_and_records_what_made_it(rgb, trained):
     assert loaded.weights_sha256 == meta["sha256"]
     x = rgb.view("test", "unit")
     torch.testing.assert_close(loaded.features(x), net.features(x))
+
+
+def test_the_recorded_command_parses_back_to_the_config():
+    from genzoo.cli.main import build_parser
+
+    cfg = EvaluatorConfig(dataset="my set", hflip=True, keep="best", patience=2, lr=0.01)
+    from genzoo.evaluation.train_classifier import _command
+
+    words = shlex.split(_command(cfg))
+    args = build_parser().parse_args(words[1:])
+    assert {f: getattr(args, f) for f in args.cfg_fields if hasattr(args, f)} == {
+        "dataset": "my set",
+        "hflip": True,
+        "keep": "best",
+        "patience": 2,
+        "lr": 0.01,
+    }
 
 
 def test_keep_best_and_patience_use_validation(rgb):

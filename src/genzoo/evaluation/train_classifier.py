@@ -13,6 +13,7 @@ count and torch; the defaults on MNIST reproduce the shipped weights.
 from __future__ import annotations
 
 import math
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -108,11 +109,15 @@ def channel_stats(images: Tensor, chunk: int = 4096) -> tuple[tuple[float, ...],
 
 def _command(cfg: EvaluatorConfig) -> str:
     """The ``genzoo evaluator train`` command line that repeats this training."""
-    flags = [
-        f"--{f.name.replace('_', '-')} {getattr(cfg, f.name)}"
-        for f in fields(cfg)
-        if getattr(cfg, f.name) != f.default
-    ]
+    flags = []
+    for f in fields(cfg):
+        value, flag = getattr(cfg, f.name), f.name.replace("_", "-")
+        if value == f.default:
+            continue
+        if isinstance(value, bool):
+            flags.append(f"--{flag}" if value else f"--no-{flag}")
+        else:
+            flags.append(f"--{flag} {shlex.quote(str(value))}")
     return " ".join(["genzoo evaluator train", *flags, f"--threads {torch.get_num_threads()}"])
 
 
