@@ -25,7 +25,7 @@ import torch
 
 from genzoo.data.datasets import ImageData
 from genzoo.data.fetch import cache_dir
-from genzoo.errors import CheckpointError, GenzooError
+from genzoo.errors import CheckpointError, ConfigError, GenzooError
 from genzoo.evaluation.classifier import EvalClassifier, classifier_record, load_classifier
 
 __all__ = [
@@ -80,8 +80,6 @@ def load_evaluator(
     Raises ``CheckpointError`` (none, or made for other data; the message says how to make
     it), ``ChecksumError`` (modified weights) or ``ConfigError`` (no class labels).
     """
-    from genzoo.errors import ConfigError
-
     name = dataset or data.name
     if len(data.classes) < 2:
         raise ConfigError(
