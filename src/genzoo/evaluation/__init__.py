@@ -12,7 +12,8 @@
 - ``table``: rows, notes and rendering of the cross-family comparison table.
 
 Pure metrics and the feature network only: loading runs, sampling them and writing their files
-is ``genzoo.runs``. May import: data, errors, seeding.
+is ``genzoo.runs``. May import: config (field declarations), data, errors, seeding, and
+training.schedule (the trainer of the network uses the training loop's schedule).
 """
 
 from genzoo.evaluation.coverage import ClassCoverage, class_coverage
