@@ -65,3 +65,13 @@ def test_training_is_deterministic_from_its_seed(mnist, tmp_path):
         assert torch.equal(va, vb), ka
     loaded = load_classifier(tmp_path / "a.pt")
     assert isinstance(loaded, MnistClassifier) and loaded.weights_sha256 == rec_a["sha256"]
+
+
+def test_mnist_normalisation_from_its_data_is_the_shipped_one(mnist):
+    """The trainer normalises by the non-test images' statistics: for MNIST, the shipped
+    network's 0.1307 and 0.3081, so `genzoo evaluator train` still reproduces its weights."""
+    from genzoo.evaluation.classifier import ClassifierArch
+    from genzoo.evaluation.train_classifier import channel_stats
+
+    mean, std = channel_stats(torch.cat([mnist.images["train"], mnist.images["val"]]))
+    assert ClassifierArch.for_shape(mnist.shape, 10, mean, std) == ClassifierArch()

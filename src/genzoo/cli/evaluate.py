@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 __all__ = ["add_parser"]
@@ -56,4 +57,6 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     print(json.dumps(result, indent=2))
     print(f"wrote {Path(args.run) / 'eval.json'}")
+    if result.get("quality_skipped"):
+        print(f"sample-quality metrics skipped: {result['quality_skipped']}", file=sys.stderr)
     return 0

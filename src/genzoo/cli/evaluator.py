@@ -14,29 +14,37 @@ __all__ = ["add_parser"]
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from genzoo.evaluation.train_classifier import EvaluatorConfig
 
-    p = sub.add_parser("evaluator", help="train or inspect the evaluation network (MNIST CNN)")
+    p = sub.add_parser(
+        "evaluator", help="train or inspect the evaluation network of a labelled data set"
+    )
     esub = p.add_subparsers(
         dest="evaluator_cmd", metavar="COMMAND", required=True, parser_class=type(p)
     )
     train = esub.add_parser(
         "train",
         help="train the classifier whose features FID/KID/precision/recall use",
-        description="Train the evaluation network; with the recorded config and the same "
-        "thread count this reproduces the shipped weights.",
+        description="Train the evaluation network of a labelled data set on its training "
+        "labels, into the user cache under the data's content hash, where `genzoo evaluate` "
+        "finds it. MNIST runs always use the shipped network; on MNIST, the recorded config "
+        "and the same thread count reproduce its weights.",
     )
     train.set_defaults(cfg_fields=add_config_flags(train, EvaluatorConfig, title="training"))
     train.add_argument(
         "--out",
         default=None,
-        help="weights file (default: <cache>/evaluator/mnist_classifier.pt); a .json goes beside",
+        help="weights file (default: <cache>/evaluators/<content hash>/evaluator.pt, the one "
+        "`genzoo evaluate` uses); a .json goes beside",
     )
     train.add_argument(
-        "--data-dir", default=None, help="folder holding mnist/ (or GENZOO_DATA_DIR)"
+        "--data-dir", default=None, help="folder holding the data sets (or GENZOO_DATA_DIR)"
     )
     train.add_argument("--threads", type=int, default=None, help="CPU threads")
     train.set_defaults(handler=run_train)
-    info = esub.add_parser("info", help="show the shipped (or given) network's record")
+    info = esub.add_parser("info", help="show the record of a data set's (or a given) network")
     info.add_argument("weights", nargs="?", default=None, help="weights file (default: shipped)")
+    info.add_argument(
+        "--dataset", default=None, help="show the network `genzoo evaluate` uses for this data"
+    )
     info.add_argument(
         "--accuracy", action="store_true", help="also measure its test accuracy (a few seconds)"
     )
@@ -46,23 +54,39 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from genzoo.data.fetch import cache_dir
+    from genzoo.data import load_dataset
+    from genzoo.evaluation.evaluators import SHIPPED_DATASET, evaluator_path
     from genzoo.evaluation.train_classifier import EvaluatorConfig, train_classifier
     from genzoo.training.runtime import setup_runtime
 
     setup_runtime("cpu", args.threads)
     cfg = EvaluatorConfig(**collect_overrides(args, args.cfg_fields))
-    out = Path(args.out) if args.out else cache_dir() / "evaluator" / "mnist_classifier.pt"
-    _, record = train_classifier(cfg, out=out, data_dir=args.data_dir)
+    data = load_dataset(cfg.dataset, args.data_dir)
+    out = Path(args.out) if args.out else evaluator_path(data.content_hash())
+    _, record = train_classifier(cfg, out=out, data=data)
     print(f"wrote {out} (sha256 {record['sha256']}) and {out.with_suffix('.json')}")
+    if data.name == SHIPPED_DATASET:
+        print("note: MNIST runs are evaluated with the shipped network, not this one")
     return 0
+
+
+def _weights_of(args: argparse.Namespace) -> Path | None:
+    """The weights file ``info`` shows: given, the data set's, or ``None`` (shipped)."""
+    if args.weights is not None or args.dataset is None:
+        return args.weights
+    from genzoo.data import load_dataset
+    from genzoo.evaluation.evaluators import load_evaluator
+
+    net = load_evaluator(load_dataset(args.dataset, args.data_dir), "cpu", args.dataset)
+    return net.weights_path
 
 
 def run_info(args: argparse.Namespace) -> int:
     from genzoo.evaluation.classifier import classifier_record, load_classifier
     from genzoo.training.runtime import setup_runtime
 
-    record = classifier_record(args.weights)
+    weights = _weights_of(args)
+    record = classifier_record(weights)
     shown = {k: v for k, v in record.items() if k != "history"}
     print(json.dumps(shown, indent=2))
     if args.accuracy:
@@ -70,8 +94,8 @@ def run_info(args: argparse.Namespace) -> int:
         from genzoo.evaluation.train_classifier import accuracy
 
         setup_runtime("cpu", args.threads)
-        model = load_classifier(args.weights)
-        data = load_dataset(record.get("dataset", "mnist"), args.data_dir)
+        model = load_classifier(weights)
+        data = load_dataset(args.dataset or record.get("dataset", "mnist"), args.data_dir)
         acc = accuracy(model, data.view("test", "unit"), data.labels["test"])
         print(f"test accuracy (measured now): {acc:.4f}")
     return 0

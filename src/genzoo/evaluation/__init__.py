@@ -1,14 +1,19 @@
-"""Cross-family evaluation: metrics on the features of genzoo's own MNIST classifier.
+"""Cross-family evaluation: metrics on the features of genzoo's own evaluation network.
 
 - ``frechet``, ``kid``, ``precision_recall``, ``coverage``: pure metric functions on tensors.
-- ``classifier``: the feature network and ``load_classifier()`` (weights ship in ``weights/``).
+- ``classifier``: the feature network, sized from any ``(C, H, W)``, and ``load_classifier()``
+  (the MNIST weights ship in ``weights/``).
+- ``train_classifier``: ``genzoo evaluator train``, on any labelled data set.
+- ``evaluators``: which network measures which data set (the shipped one for MNIST, else one
+  cached under the data's content hash), or why there is none.
 - ``reference``: cached reference features of a data set split, keyed by the network's sha256.
 - ``quality``: draw samples from any family and compute every sample-quality metric.
 - ``floor``: the real-vs-real floor (training images against the test set).
 - ``table``: rows, notes and rendering of the cross-family comparison table.
 
 Pure metrics and the feature network only: loading runs, sampling them and writing their files
-is ``genzoo.runs``. May import: data, errors, seeding.
+is ``genzoo.runs``. May import: config (field declarations), data, errors, seeding, and
+training.schedule (the trainer of the network uses the training loop's schedule).
 """
 
 from genzoo.evaluation.coverage import ClassCoverage, class_coverage

@@ -1,10 +1,14 @@
-"""The evaluation network: a small CNN trained by genzoo on MNIST, used for features and labels.
+"""The evaluation network: a small CNN trained by genzoo on a labelled data set, used for
+features and labels.
 
 Its penultimate layer (``feature_dim`` = 128 units after ReLU) is the feature space of FID, KID
 and precision/recall; its predictions give class coverage and the class-controlled endpoints
-of ``genzoo interpolate``. The weights ship inside the package (``weights/``) beside a JSON
-record of their sha256 and the config that produced them (``genzoo evaluator train``
-reproduces them); loading verifies the sha256 and unpickles nothing but tensors.
+of ``genzoo interpolate``. The network is sized from the data's ``(C, H, W)`` and class count
+(``ClassifierArch.for_shape``); for 1x28x28 with ten classes that is exactly the shipped MNIST
+network, whose weights ship inside the package (``weights/``) beside a JSON record of their
+sha256 and the config that produced them (``genzoo evaluator train`` reproduces them). Networks
+for other data sets live in the user cache (``genzoo.evaluation.evaluators``). Loading verifies
+the sha256 and unpickles nothing but tensors.
 
 >>> net = load_classifier()                       # doctest: +SKIP
 >>> net.predict(images)  # (N, 1, 28, 28) in [0, 1] -> (N,) labels   # doctest: +SKIP
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,10 +26,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genzoo.errors import CheckpointError, ChecksumError
+from genzoo.errors import CheckpointError, ChecksumError, ConfigError
 
 __all__ = [
     "ClassifierArch",
+    "EvalClassifier",
     "MnistClassifier",
     "WEIGHTS_DIR",
     "load_classifier",
@@ -33,27 +39,79 @@ __all__ = [
 ]
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-_MEAN, _STD = 0.1307, 0.3081  # MNIST pixel mean and std (of the [0, 1] images)
+_MEAN, _STD = 0.1307, 0.3081  # MNIST pixel mean and std (of the 60,000 [0, 1] training images)
+_MAX_STAGES = 6  # beyond this the last feature map is average-pooled to at most 4x4
+_POOLED = 4
 
 
 @dataclass(frozen=True)
 class ClassifierArch:
-    """Channels of the three conv stages (each conv 3x3 + BN + ReLU + 2x2 max-pool), width of
-    the penultimate (feature) layer, dropout before the last layer, number of classes."""
+    """Channels of the conv stages (each conv 3x3 + BN + ReLU + 2x2 max-pool), width of the
+    penultimate (feature) layer, dropout before the last layer, number of classes, input
+    channels and size, and the per-channel mean and std the [0, 1] input is normalised with.
+    The defaults are the shipped MNIST network."""
 
-    channels: tuple[int, int, int] = (32, 64, 64)
+    channels: tuple[int, ...] = (32, 64, 64)
     feature_dim: int = 128
     dropout: float = 0.3
     num_classes: int = 10
+    in_channels: int = 1
+    image_size: tuple[int, int] = (28, 28)
+    mean: tuple[float, ...] = (_MEAN,)
+    std: tuple[float, ...] = (_STD,)
+
+    def __post_init__(self) -> None:
+        if len(self.mean) != self.in_channels or len(self.std) != self.in_channels:
+            raise ConfigError("classifier: one mean and one std per input channel")
+        if self.num_classes < 2 or not self.channels or min(self.std) <= 0:
+            raise ConfigError("classifier: needs >= 2 classes, >= 1 stage and std > 0")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """The ``(C, H, W)`` of the images the network takes."""
+        return (self.in_channels, *self.image_size)
+
+    @classmethod
+    def for_shape(
+        cls,
+        shape: tuple[int, int, int],
+        num_classes: int,
+        mean: tuple[float, ...] | None = None,
+        std: tuple[float, ...] | None = None,
+    ) -> ClassifierArch:
+        """The network for images ``shape`` ``(C, H, W)``: one stage per halving while the
+        map stays larger than 4 (at least 3 stages, at most 6, fewer for images under 8
+        pixels); 32, 64, 64 channels for grey images, 64, 128, 128 for colour, 128 beyond.
+        ``mean``/``std`` default to MNIST's for one channel and 0.5/0.25 otherwise."""
+        c, h, w = shape
+        side = min(h, w)
+        if side < 2:
+            raise ConfigError(f"classifier: images of {h}x{w} are too small (need >= 2x2)")
+        stages = min(3, side.bit_length() - 1)
+        while stages < _MAX_STAGES and side >> stages > _POOLED:
+            stages += 1
+        base = (32, 64, 64) if c == 1 else (64, 128, 128)
+        channels = (base + (128,) * _MAX_STAGES)[:stages]
+        return cls(
+            channels=channels,
+            num_classes=num_classes,
+            in_channels=c,
+            image_size=(h, w),
+            mean=mean if mean is not None else ((_MEAN,) if c == 1 else (0.5,) * c),
+            std=std if std is not None else ((_STD,) if c == 1 else (0.25,) * c),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["channels"] = list(self.channels)
+        for key in ("channels", "image_size", "mean", "std"):
+            d[key] = list(d[key])
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ClassifierArch:
-        return cls(**{**d, "channels": tuple(d["channels"])})
+        """From ``to_dict``; records without the input fields (the shipped one) are MNIST's."""
+        tuples = {k: tuple(d[k]) for k in ("channels", "image_size", "mean", "std") if k in d}
+        return cls(**{**d, **tuples})
 
 
 def _stage(c_in: int, c_out: int, padding: int) -> nn.Sequential:
@@ -65,32 +123,55 @@ def _stage(c_in: int, c_out: int, padding: int) -> nn.Sequential:
     )
 
 
-class MnistClassifier(nn.Module):
-    """``(B, 1, 28, 28)`` images in [0, 1] -> logits ``(B, K)``; 28 -> 14 -> 7 -> 3 spatially."""
+class EvalClassifier(nn.Module):
+    """``(B, C, H, W)`` images in [0, 1] -> logits ``(B, K)``; each stage halves H and W
+    (MNIST: 28 -> 14 -> 7 -> 3)."""
 
     def __init__(self, arch: ClassifierArch | None = None) -> None:
         super().__init__()
         self.arch = arch = arch or ClassifierArch()
         self.weights_sha256: str | None = None  # set by ``load_classifier``: keys caches
-        c1, c2, c3 = arch.channels
+        self.weights_path: Path | None = None  # set by ``load_classifier``
+        h, w = arch.image_size
+        layers: list[nn.Module] = []
+        c_in = arch.in_channels
+        for c_out in arch.channels:
+            layers.append(_stage(c_in, c_out, 1))  # (B, c_out, h // 2, w // 2)
+            c_in, h, w = c_out, h // 2, w // 2
+        if max(h, w) > _POOLED:  # only for images beyond 6 stages (never for MNIST)
+            h, w = min(h, _POOLED), min(w, _POOLED)
+            layers.append(nn.AdaptiveAvgPool2d((h, w)))
         self.body = nn.Sequential(
-            _stage(1, c1, 1),  # (B, c1, 14, 14)
-            _stage(c1, c2, 1),  # (B, c2, 7, 7)
-            _stage(c2, c3, 1),  # (B, c3, 3, 3)
+            *layers,
             nn.Flatten(),
-            nn.Linear(c3 * 9, arch.feature_dim),
+            nn.Linear(c_in * h * w, arch.feature_dim),
             nn.ReLU(inplace=True),  # (B, F): the feature layer
         )
         self.head = nn.Sequential(
             nn.Dropout(arch.dropout), nn.Linear(arch.feature_dim, arch.num_classes)
         )
 
+    def _normalise(self, x: Tensor) -> Tensor:
+        mean, std = self.arch.mean, self.arch.std
+        if len(mean) == 1:  # Python scalars: the shipped network's exact arithmetic
+            return (x - mean[0]) / std[0]
+        return (x - x.new_tensor(mean).view(1, -1, 1, 1)) / x.new_tensor(std).view(1, -1, 1, 1)
+
+    def _check(self, x: Tensor) -> Tensor:
+        if tuple(x.shape[1:]) != self.arch.shape:
+            raise ConfigError(
+                f"the evaluation network takes {'x'.join(map(str, self.arch.shape))} images, "
+                f"got {'x'.join(map(str, x.shape[1:]))}"
+            )
+        return x
+
     def forward(self, x: Tensor) -> Tensor:
-        """Logits ``(B, K)`` of images ``x`` ``(B, 1, 28, 28)`` in [0, 1]."""
-        return self.head(self.body((x - _MEAN) / _STD))
+        """Logits ``(B, K)`` of images ``x`` ``(B, C, H, W)`` in [0, 1]."""
+        return self.head(self.body(self._normalise(self._check(x))))
 
     @torch.no_grad()
     def _batched(self, fn: Any, images: Tensor, batch_size: int) -> Tensor:
+        self._check(images)
         was_training = self.training
         self.eval()
         device = next(self.parameters()).device
@@ -102,22 +183,25 @@ class MnistClassifier(nn.Module):
         return torch.cat(out).to(images.device)
 
     def features(self, images: Tensor, batch_size: int = 1000) -> Tensor:
-        """Penultimate features ``(N, F)`` float32 of ``images`` ``(N, 1, 28, 28)`` in [0, 1]."""
-        return self._batched(lambda x: self.body((x - _MEAN) / _STD), images, batch_size)
+        """Penultimate features ``(N, F)`` float32 of ``images`` ``(N, C, H, W)`` in [0, 1]."""
+        return self._batched(lambda x: self.body(self._normalise(x)), images, batch_size)
 
     def predict(self, images: Tensor, batch_size: int = 1000) -> Tensor:
-        """Predicted labels ``(N,)`` int64 of ``images`` ``(N, 1, 28, 28)`` in [0, 1]."""
+        """Predicted labels ``(N,)`` int64 of ``images`` ``(N, C, H, W)`` in [0, 1]."""
         return self._batched(lambda x: self(x).argmax(1), images, batch_size)
 
     def features_and_labels(self, images: Tensor, batch_size: int = 1000) -> tuple[Tensor, Tensor]:
         """``(features (N, F), labels (N,))`` in one pass."""
 
         def both(x: Tensor) -> Tensor:
-            f = self.body((x - _MEAN) / _STD)
+            f = self.body(self._normalise(x))
             return torch.cat([f, self.head(f).argmax(1, keepdim=True).float()], 1)
 
         out = self._batched(both, images, batch_size)
         return out[:, :-1], out[:, -1].long()
+
+
+MnistClassifier = EvalClassifier  # the name before the network took any shape
 
 
 def _sha256(path: Path) -> str:
@@ -126,23 +210,30 @@ def _sha256(path: Path) -> str:
     return sha256_of(path)
 
 
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
 def save_classifier(
-    model: MnistClassifier, path: str | Path, record: dict[str, Any]
+    model: EvalClassifier, path: str | Path, record: dict[str, Any]
 ) -> dict[str, Any]:
-    """Write weights to ``path`` and ``path.with_suffix('.json')`` (sha256, arch, ``record``)."""
+    """Write weights to ``path`` (a ``torch.save``d state dict of tensors) and
+    ``path.with_suffix('.json')`` (sha256, arch, ``record``), each replaced atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     buffer = io.BytesIO()  # a file-like target: the archive's inner name is not the file's
     torch.save(state, buffer)
-    path.write_bytes(buffer.getvalue())
+    _write_atomic(path, buffer.getvalue())
     meta = {
         "file": path.name,
         "sha256": _sha256(path),
         "arch": model.arch.to_dict(),
         **record,
     }
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+    _write_atomic(path.with_suffix(".json"), (json.dumps(meta, indent=2) + "\n").encode())
     return meta
 
 
@@ -162,7 +253,7 @@ def classifier_record(path: str | Path | None = None) -> dict[str, Any]:
 
 def load_classifier(
     path: str | Path | None = None, device: str | torch.device = "cpu"
-) -> MnistClassifier:
+) -> EvalClassifier:
     """The trained classifier in eval mode on ``device`` (default: the shipped weights).
 
     The weights file's sha256 must match its JSON record (``ChecksumError`` otherwise), and it
@@ -182,7 +273,13 @@ def load_classifier(
         state = torch.load(weights, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure is one message
         raise CheckpointError(f"{weights}: not loadable weights ({type(exc).__name__})") from None
-    model = MnistClassifier(ClassifierArch.from_dict(meta["arch"]))
-    model.load_state_dict(state)
+    try:
+        model = EvalClassifier(ClassifierArch.from_dict(meta["arch"]))
+        model.load_state_dict(state)
+    except (TypeError, KeyError, RuntimeError, ConfigError) as exc:
+        raise CheckpointError(
+            f"{weights}: weights do not fit their recorded arch ({exc})"
+        ) from None
     model.weights_sha256 = actual
+    model.weights_path = weights
     return model.to(device).eval()

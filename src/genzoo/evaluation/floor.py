@@ -10,17 +10,17 @@ import os
 from dataclasses import asdict
 from typing import Any
 
-from genzoo.data.datasets import ImageData
+from genzoo.data.datasets import ImageData, load_dataset
 from genzoo.data.fetch import cache_dir
-from genzoo.evaluation.classifier import MnistClassifier
+from genzoo.evaluation.classifier import EvalClassifier
 from genzoo.evaluation.quality import QualityConfig, feature_metrics
-from genzoo.evaluation.reference import reference_features
+from genzoo.evaluation.reference import reference_features, safe_name
 
 __all__ = ["real_floor"]
 
 
 def real_floor(
-    classifier: MnistClassifier,
+    classifier: EvalClassifier,
     dataset: str = "mnist",
     cfg: QualityConfig | None = None,
     data: ImageData | None = None,
@@ -30,12 +30,24 @@ def real_floor(
     """Metrics of ``cfg.samples`` training images (a seeded subset) against the test set, both
     in ``view`` (``unit``: the 8-bit images; ``binary``: their fixed binarisation).
 
-    Cached as JSON beside the reference features, keyed by data set, view, protocol, network.
+    Cached as JSON beside the reference features, keyed by data set (name and content hash),
+    view, protocol and network. ``classifier`` must be the data set's evaluation network
+    (``evaluation.evaluators.load_evaluator``), the one its runs were measured with.
     """
     cfg = cfg or QualityConfig()
-    sha = classifier.weights_sha256
-    protocol = {**asdict(cfg), "dataset": dataset, "view": view, "network_sha256": sha}
-    name = f"floor-{dataset}-{view}-n{cfg.samples}-s{cfg.seed}-{(sha or 'x')[:16]}.json"
+    data = data if data is not None else load_dataset(dataset)
+    sha, data_hash = classifier.weights_sha256, data.content_hash()
+    protocol = {
+        **asdict(cfg),
+        "dataset": dataset,
+        "view": view,
+        "network_sha256": sha,
+        "data_content_hash": data_hash,
+    }
+    name = (
+        f"floor-{safe_name(dataset)}-{view}-n{cfg.samples}-s{cfg.seed}-{(sha or 'x')[:16]}"
+        f"-{data_hash[:12]}.json"
+    )
     path = cache_dir() / "reference" / name
     if use_cache and sha is not None and path.is_file():
         try:

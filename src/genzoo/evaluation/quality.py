@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genzoo.evaluation.classifier import MnistClassifier
+from genzoo.evaluation.classifier import EvalClassifier
 from genzoo.evaluation.coverage import class_coverage
 from genzoo.evaluation.frechet import fid_from_features
 from genzoo.evaluation.kid import kid
@@ -64,7 +64,7 @@ def draw_samples(
     batch_size: int,
     generator: torch.Generator,
 ) -> tuple[Tensor, float, int]:
-    """``n`` samples ``(n, 1, 28, 28)`` on the CPU, the seconds the sampling took, and how many
+    """``n`` samples ``(n, C, H, W)`` on the CPU, the seconds the sampling took, and how many
     samples had a non-finite pixel.
 
     ``sample_fn(model, b, generator)`` is a family's ``sample``; its output is clamped to [0, 1]
@@ -133,7 +133,7 @@ def feature_metrics(
 def sample_quality(
     sample_fn: Callable[..., Tensor],
     model: Any,
-    classifier: MnistClassifier,
+    classifier: EvalClassifier,
     reference: ReferenceFeatures,
     cfg: QualityConfig | None = None,
     device: str | torch.device = "cpu",
@@ -161,7 +161,8 @@ def sample_quality(
     protocol = {
         **asdict(cfg),
         "reference": {
-            k: reference.meta.get(k) for k in ("dataset", "split", "view", "n", "images")
+            k: reference.meta.get(k)
+            for k in ("dataset", "split", "view", "n", "images", "data_content_hash")
         },
         "network_sha256": reference.meta.get("network_sha256"),
     }

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from genzoo.errors import CheckpointError
+from genzoo.errors import CheckpointError, GenzooError
 from genzoo.runs.run import Run
 
 __all__ = [
@@ -68,10 +68,12 @@ def floors_for(
 ) -> list[dict[str, Any]]:
     """Real-vs-real floors (``evaluation.floor.real_floor``) under the quality protocol of the
     first record in ``evals`` that has one: one floor per reference view of the records, or per
-    view in ``views``. ``[]`` when no record has sample-quality metrics.
+    view in ``views``. ``[]`` when no record has sample-quality metrics. The floor uses the
+    evaluation network that ``evaluate`` uses for that data set (``load_evaluator``: keyed by
+    the data's content hash), so a record made with another network gets the table's warning.
     """
     from genzoo.data.datasets import load_dataset
-    from genzoo.evaluation.classifier import load_classifier
+    from genzoo.evaluation.evaluators import load_evaluator
     from genzoo.evaluation.floor import real_floor
     from genzoo.evaluation.quality import QualityConfig
 
@@ -85,8 +87,13 @@ def floors_for(
         views = list(
             dict.fromkeys((p.get("reference") or {}).get("view", "unit") for p in protocols)
         )
-    classifier = load_classifier(device=device)
-    data = load_dataset(dataset, None if data_dir is None else str(data_dir))  # all of it
+    data_dir = None if data_dir is None else str(data_dir)
+    data = load_dataset(dataset, data_dir)  # all of it
+    try:
+        classifier = load_evaluator(data, device, dataset, data_dir)  # as in evaluate
+    except GenzooError as exc:
+        warnings.warn(f"no real-vs-real floor: {exc}", stacklevel=2)
+        return []
     return [real_floor(classifier, dataset, cfg, data, view) for view in views]
 
 
@@ -117,7 +124,7 @@ def comparison(
 ) -> Comparison:
     """The comparison table of evaluated ``runs`` (``Run`` objects or run folders), each named by
     its folder; runs without ``eval.json`` are skipped with a warning. ``floor``: add the
-    real-vs-real floor row(s) (``floors_for``; reads MNIST from ``data_dir``).
+    real-vs-real floor row(s) (``floors_for``; reads the data set from ``data_dir``).
     """
     from genzoo.evaluation.table import comparison_notes, comparison_rows
 

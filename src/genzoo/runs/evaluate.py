@@ -36,32 +36,28 @@ def _family_metrics(run: Run, data: Any, split: str, seed: int, options: dict) -
     return metrics
 
 
-def _sample_quality(run: Run, cfg: QualityConfig) -> dict[str, Any]:
-    """``evaluation.quality.sample_quality`` of the run's samples, with the shipped evaluation
-    network, against the cached test-set reference in the view the run was trained on (the
-    fixed binarisation for binarised data, else the 8-bit images). For images or a data set
-    the network was not trained on, only ``quality_skipped`` (a reason).
+def _sample_quality(run: Run, cfg: QualityConfig, data: ImageData) -> dict[str, Any]:
+    """``evaluation.quality.sample_quality`` of the run's samples, with the evaluation network
+    of the run's data set (``evaluation.evaluators``: the shipped one for MNIST, else the one
+    cached for the data's content), against the cached test-set reference in the view the run
+    was trained on (the fixed binarisation for binarised data, else the 8-bit images). Without
+    such a network (unlabelled data, none trained yet, weights refused): ``quality_skipped``
+    (a one-line reason, with the command that makes the network where one can be made) and
+    ``skipped_metrics``.
     """
-    from genzoo.data.datasets import load_configured
-    from genzoo.evaluation.classifier import classifier_record, load_classifier
-    from genzoo.evaluation.quality import sample_quality
+    from genzoo.evaluation.evaluators import find_evaluator
+    from genzoo.evaluation.quality import QUALITY_KEYS, sample_quality
     from genzoo.evaluation.reference import reference_features, reference_view
-    from genzoo.runs.interpolate import CLASSIFIER_SHAPE
 
-    if tuple(run.config.shape) != CLASSIFIER_SHAPE:
+    dataset, data_dir = run.config.data.dataset, run.config.data.data_dir  # ``data``: all of it
+    classifier, reason = find_evaluator(data, run.device, dataset, data_dir)
+    if classifier is not None and tuple(classifier.arch.shape) != tuple(run.config.shape):
         shown = "x".join(map(str, run.config.shape))
-        return {"quality_skipped": f"no evaluation network for {shown} images"}
-    dataset = run.config.data.dataset
-    trained_on = classifier_record().get("dataset", "mnist")
-    if dataset != trained_on:
-        return {
-            "quality_skipped": f"the evaluation network is trained on {trained_on}, not {dataset}"
-        }
-    classifier = load_classifier(device=run.device)
+        classifier, reason = None, f"no evaluation network for {shown} images of {dataset}"
+    if classifier is None:
+        return {"quality_skipped": reason, "skipped_metrics": [*QUALITY_KEYS, "class_shares"]}
     view = reference_view(run.family.data_view(run.config.model))
-    reference = reference_features(
-        classifier, dataset, "test", view, data=load_configured(run.config.data)
-    )
+    reference = reference_features(classifier, dataset, "test", view, data=data)
 
     def sample_fn(model: Any, n: int, generator: torch.Generator) -> torch.Tensor:
         return run.sample(n, generator)
@@ -122,6 +118,7 @@ def _measure(
     samples = samples or max(16, min(default, cfg.train.limit_eval or default))
     if data is None:
         data = load_configured(cfg.data)
+    full = data  # the evaluation network is keyed by the whole data set's content
     if cfg.train.limit_eval is not None:
         data = data.subset({"val": cfg.train.limit_eval, "test": cfg.train.limit_eval})
     start = time.perf_counter()
@@ -138,6 +135,6 @@ def _measure(
         **metrics,
     }
     if quality and family.can_sample:
-        result.update(_sample_quality(run, QualityConfig(samples=samples, seed=seed)))
+        result.update(_sample_quality(run, QualityConfig(samples=samples, seed=seed), full))
     result["eval_time_s"] = time.perf_counter() - start
     return result

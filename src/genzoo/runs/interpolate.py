@@ -15,23 +15,32 @@ from genzoo.maths.interpolation import choose_pairs, interpolate
 from genzoo.runs.run import Run
 from genzoo.seeding import make_generator
 
-__all__ = ["interpolation_grid", "load_classifier_or_reason", "classify", "CLASSIFIER_SHAPE"]
-
-CLASSIFIER_SHAPE = (1, 28, 28)  # the images the shipped evaluation classifier takes
+__all__ = ["interpolation_grid", "load_classifier_or_reason", "classify"]
 
 
-def load_classifier_or_reason(shape: tuple[int, ...] = CLASSIFIER_SHAPE) -> tuple[Any, str]:
-    """``(classifier, "")`` when the evaluation classifier loads and takes images of ``shape``
-    ``(C, H, W)``, else ``(None, why)``."""
-    if tuple(shape) != CLASSIFIER_SHAPE:
-        have, got = ("x".join(map(str, s)) for s in (CLASSIFIER_SHAPE, shape))
-        return None, f"the evaluation classifier takes {have} images, not {got}"
+def load_classifier_or_reason(run: Run | None = None) -> tuple[Any, str]:
+    """``(classifier, "")`` when an evaluation classifier loads, else ``(None, why)``.
+
+    Without ``run``: the shipped MNIST network. With ``run``: the evaluation network of the
+    run's data set (``evaluation.evaluators``), so other data sets are never classified by
+    the MNIST network.
+    """
     try:
         from genzoo.evaluation.classifier import load_classifier
+        from genzoo.evaluation.evaluators import find_evaluator
     except ImportError as exc:
         return None, f"no evaluation classifier ({exc})"
     try:
-        return load_classifier(), ""
+        if run is None:
+            return load_classifier(), ""
+        from genzoo.data.datasets import load_configured
+
+        dataset, data_dir = run.config.data.dataset, run.config.data.data_dir
+        net, reason = find_evaluator(load_configured(run.config.data), "cpu", dataset, data_dir)
+        if net is not None and tuple(net.arch.shape) != tuple(run.config.shape):
+            have, got = ("x".join(map(str, s)) for s in (net.arch.shape, run.config.shape))
+            return None, f"the evaluation classifier takes {have} images, not {got}"
+        return net, reason and f"evaluation classifier unavailable ({reason})"
     except (GenzooError, OSError, RuntimeError) as exc:
         return None, f"evaluation classifier unavailable ({exc})"
 
@@ -84,7 +93,7 @@ def interpolation_grid(
     gen = make_generator(seed, "interpolate")
     z = torch.randn(n_cand, dim, generator=gen).to(run.device)  # (N, D)
     images = torch.cat([family.decode(model, c) for c in z.split(256)])  # (N, C, H, W)
-    classifier, reason = load_classifier_or_reason(run.config.shape)
+    classifier, reason = load_classifier_or_reason(run)
     labels, scores = classify(classifier, images.float().cpu())
     pairs = choose_pairs(labels, rows, gen, n=n_cand, scores=scores)
     grid = [

@@ -1,0 +1,116 @@
+"""Which evaluation network measures samples of which data set.
+
+MNIST (the registered data set) is measured with the network that ships in the package, so its
+numbers never change. Any other labelled data set needs a network trained on it by
+``genzoo evaluator train --dataset X``, which lands in the user cache under the data's content
+hash (``ImageData.content_hash``):
+
+    <cache>/evaluators/<content hash>/evaluator.pt    state dict (torch.save, tensors only)
+    <cache>/evaluators/<content hash>/evaluator.json  data set, content hash, shape, classes,
+                                                      seed, epochs, test accuracy, sha256, ...
+
+A network is used only when its record names the data's content hash, shape and classes, and
+the weights file has the sha256 of its record; so a changed data set (one pixel) never reuses
+the network of the old one, and modified weights are refused. Unlabelled data sets have no
+network: their quality metrics are skipped with a reason.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genzoo.data.datasets import ImageData
+from genzoo.data.fetch import cache_dir
+from genzoo.errors import CheckpointError, ConfigError, GenzooError
+from genzoo.evaluation.classifier import EvalClassifier, classifier_record, load_classifier
+
+__all__ = [
+    "SHIPPED_DATASET",
+    "evaluator_path",
+    "train_command",
+    "find_evaluator",
+    "load_evaluator",
+]
+
+SHIPPED_DATASET = "mnist"  # the registered data set whose network ships in the package
+_SHIPPED_SHAPE = (1, 28, 28)
+
+
+def evaluator_path(content_hash: str) -> Path:
+    """The cached weights file of the network for the data with ``content_hash``."""
+    return cache_dir() / "evaluators" / content_hash / "evaluator.pt"
+
+
+def train_command(dataset: str, data_dir: str | None = None) -> str:
+    """The command that makes the evaluation network of data set ``dataset``."""
+    extra = f" --data-dir {shlex.quote(str(data_dir))}" if data_dir else ""
+    return f"genzoo evaluator train --dataset {shlex.quote(dataset)}{extra}"
+
+
+def _uses_shipped(data: ImageData) -> bool:
+    return data.name == SHIPPED_DATASET and data.shape == _SHIPPED_SHAPE
+
+
+def _check_record(record: dict[str, Any], data: ImageData, path: Path) -> None:
+    """``CheckpointError`` unless the record was made from exactly this data."""
+    expected = {
+        "content_hash": data.content_hash(),
+        "shape": list(data.shape),
+        "classes": list(data.classes),
+    }
+    for key, value in expected.items():
+        if record.get(key) != value:
+            raise CheckpointError(f"{path}: made for other data ({key} differs)")
+
+
+def load_evaluator(
+    data: ImageData,
+    device: str | torch.device = "cpu",
+    dataset: str | None = None,
+    data_dir: str | None = None,
+) -> EvalClassifier:
+    """The evaluation network of ``data`` (the full data set, not a subset): the shipped one
+    for MNIST, else the verified cached one. ``dataset``, ``data_dir``: what ``data`` was
+    loaded from, for the messages (default ``data.name``).
+
+    Raises ``CheckpointError`` (none, or made for other data; the message says how to make
+    it), ``ChecksumError`` (modified weights) or ``ConfigError`` (no class labels).
+    """
+    name = dataset or data.name
+    if len(data.classes) < 2:
+        raise ConfigError(
+            f"{name} has no class labels, so no evaluation network: "
+            "sample-quality metrics need one trained on labelled images"
+        )
+    if _uses_shipped(data):
+        return load_classifier(device=device)
+    path = evaluator_path(data.content_hash())
+    if not path.is_file():
+        raise CheckpointError(
+            f"no evaluation network for {name} (data {data.content_hash()[:12]}): "
+            f"make it with `{train_command(name, data_dir)}`"
+        )
+    _check_record(classifier_record(path), data, path)
+    return load_classifier(path, device)
+
+
+def find_evaluator(
+    data: ImageData,
+    device: str | torch.device = "cpu",
+    dataset: str | None = None,
+    data_dir: str | None = None,
+) -> tuple[EvalClassifier | None, str]:
+    """``(network, "")`` as ``load_evaluator``, or ``(None, one-line reason)`` that ends,
+    where a network can be made, with the command that makes it."""
+    name = dataset or data.name
+    try:
+        return load_evaluator(data, device, name, data_dir), ""
+    except GenzooError as exc:
+        reason = str(exc)
+    if len(data.classes) >= 2 and "genzoo evaluator train" not in reason:
+        reason += f"; make it anew with `{train_command(name, data_dir)}`"
+    return None, reason
