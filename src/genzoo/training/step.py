@@ -44,6 +44,8 @@ class Step:
         self.cfg = cfg
         self.train_cfg = train
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.global_step = 0  # updates done before the current one (``set_position``)
+        self.steps_per_epoch = 0
 
     # to implement ----------------------------------------------------------------------------
     def train_step(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
@@ -71,6 +73,17 @@ class Step:
         network whose BatchNorm statistics should stay per rank.
         """
         self.model = wrap(self.model)
+
+    def set_position(self, global_step: int, steps_per_epoch: int) -> None:
+        """Called by the loop before every ``train_step``: updates done so far and updates per
+        epoch, for schedules a step owns (the VAE's KL warm-up). Both are restored on resume,
+        so such a schedule needs no state of its own."""
+        self.global_step, self.steps_per_epoch = global_step, steps_per_epoch
+
+    @property
+    def epochs_done(self) -> float:
+        """Epochs done before the current update, fractional (0 before any ``set_position``)."""
+        return self.global_step / self.steps_per_epoch if self.steps_per_epoch else 0.0
 
     # shared helpers -----------------------------------------------------------------------
     def adam(self, params: Any, lr: float | None = None) -> torch.optim.Adam:
