@@ -7,6 +7,8 @@ Maths in float64 with fixed seeds.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -183,3 +185,34 @@ def test_fused_adam_is_used_and_agrees_with_the_per_tensor_one_to_rounding():
             s.train_step(batch, _gen(i))
     for a, b in zip(steps[0].model.parameters(), steps[1].model.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+# -- CLI -----------------------------------------------------------------------------------------
+def _records(run, split: str = "train") -> list[dict]:
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r["split"] == split]
+
+
+def test_cli_warmup_free_bits_resconv_and_iwae_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    from genzoo.cli.main import main
+
+    common = ["--limit-train", "256", "--limit-eval", "64", "--runs-dir", str(tmp_path)]
+    common += ["--threads", "1", "--quiet", "--epochs", "2", "--hidden", "32", "--z-dim", "4"]
+    common += ["--sample-epochs=", "--batch-size", "64"]
+    warm = ["--kl-warmup", "4", "--free-bits", "0.05", "--name", "warm"]
+    warm += ["--arch", "resconv", "--channels", "4"]
+    assert main(["train", "vae", *warm, *common]) == 0
+    cfg = json.loads((tmp_path / "warm" / "config.json").read_text())
+    assert cfg["model"]["kl_warmup"] == 4 and cfg["model"]["arch"] == "resconv"
+    assert cfg["train"]["precision"] == "fp32" and "AMX" in cfg["precision_note"]
+    # 4 updates per epoch: weights (0, 1, 2, 3) / 16 in epoch 1, (4, ..., 7) / 16 in epoch 2
+    weights = [r["kl_weight"] for r in _records(tmp_path / "warm")]
+    assert weights == pytest.approx([6 / 64, 22 / 64])
+    iwae = ["--objective", "iwae", "--k-train", "3", "--name", "iwae"]
+    assert main(["train", "vae", *iwae, *common]) == 0
+    val = _records(tmp_path / "iwae", "val")[-1]
+    assert val["loss"] <= val["recon"] + val["kl"]  # minus IWAE_3 <= minus the 3-sample ELBO
+    ev = ["--k", "8", "--naive-examples", "0", "--no-quality", "--threads", "1"]
+    assert main(["evaluate", str(tmp_path / "iwae"), *ev]) == 0
+    assert json.loads((tmp_path / "iwae" / "eval.json").read_text())["k"] == 8
