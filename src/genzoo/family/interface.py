@@ -113,7 +113,7 @@ class Family(ABC):
     train_defaults: ClassVar[TrainConfig]  # the family's default training settings
     # why ``train_defaults.precision`` is the default (measured speed at equal quality); every
     # run's config.json records it next to the precision the run used
-    precision_note: ClassVar[str] = "fp32: bf16 not measured faster for this family"
+    precision_note: ClassVar[str] = "the library default; no measurement recorded for this family"
     sample_options: ClassVar[tuple[Option, ...]] = ()
     evaluate_options: ClassVar[tuple[Option, ...]] = ()
     figures: ClassVar[tuple[Figure, ...]] = ()
