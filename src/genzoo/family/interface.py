@@ -111,6 +111,9 @@ class Family(ABC):
     description: ClassVar[str]  # one line, shown by ``genzoo train --help``
     config_cls: ClassVar[type]  # frozen dataclass of the model's settings (fields become flags)
     train_defaults: ClassVar[TrainConfig]  # the family's default training settings
+    # why ``train_defaults.precision`` is the default (measured speed at equal quality); every
+    # run's config.json records it next to the precision the run used
+    precision_note: ClassVar[str] = "the library default; no measurement recorded for this family"
     sample_options: ClassVar[tuple[Option, ...]] = ()
     evaluate_options: ClassVar[tuple[Option, ...]] = ()
     figures: ClassVar[tuple[Figure, ...]] = ()

@@ -355,7 +355,11 @@ class _Trainer:
         step: Step = family.make_step(model, cfg.model, cfg.train)
         if run_dir is not None and rank == 0 and run is None:
             lock.enter_context(run_lock(run_dir))
-            record = {**cfg.to_dict(), "data_info": data.describe()}  # source, split rule
+            record = {
+                **cfg.to_dict(),
+                "data_info": data.describe(),  # source, split rule
+                "precision_note": family.precision_note,  # why the default precision
+            }
             run = RunDir.create(run_dir, record, env or environment(dev))
         counters = _restore(state, model, step)
         if run is not None and rank == 0 and resume:
@@ -428,6 +432,7 @@ class _Trainer:
         tc, c = self.cfg.train, self.counters
         if tc.lr_schedule != "constant":
             apply_lr(self.step.optimizers.values(), lr_factor(tc.lr_schedule, c.global_step, total))
+        self.step.set_position(c.global_step, total // max(tc.epochs, 1))
         with autocast(self.dev, tc.precision):
             out = self.step.train_step(batch, ep.gen)
         _check_finite(out["loss"], epoch, c.global_step + 1, self.run)

@@ -48,6 +48,11 @@ class VAEFamily(Family):
     train_defaults = TrainConfig(
         epochs=40, batch_size=128, lr=1e-3, sample_epochs=(0, 10, 20, 30, 40)
     )
+    precision_note = (
+        "fp32: bf16 autocast made the MLP VAE's training epoch slower on a 2-core AMD EPYC "
+        "without AMX (4.8x on 1 thread, 1.3x on 2; benchmarks/vae_epoch.py --precisions "
+        "fp32,bf16) and no faster on a CPU with AMX (issue 16: 2.8 s bf16 vs 2.7 s fp32)"
+    )
     sample_options = (
         Option("mean", bool, False, "decoder means instead of draws from the likelihood"),
     )

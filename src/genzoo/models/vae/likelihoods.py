@@ -55,10 +55,12 @@ class Bernoulli(Likelihood):
     param_channels = 1
 
     def log_prob(self, params: Tensor, x: Tensor) -> Tensor:
-        # log p = x * l - softplus(l), never the log of a sigmoid; the x * l term is a dot product
+        # log p = x * l - softplus(l), never the log of a sigmoid: BCE-with-logits, one fused
+        # kernel forward and one (sigmoid(l) - x) backward; the data broadcast as a view
         logits = _real(params).flatten(-3)  # (..., B, D)
-        xs = x.to(logits.dtype).flatten(-3)  # (B, D)
-        return torch.einsum("...bd,bd->...b", logits, xs) - F.softplus(logits).sum(dim=-1)
+        xs = x.to(logits.dtype).flatten(-3).expand_as(logits)  # (..., B, D)
+        nll = F.binary_cross_entropy_with_logits(logits, xs, reduction="none")
+        return -nll.sum(dim=-1)
 
     def sample(self, params: Tensor, generator: torch.Generator | None = None) -> Tensor:
         p = torch.sigmoid(_real(params))
