@@ -197,3 +197,17 @@ def test_config_refusals_and_per_arch_lr():
     assert make_config("gan", arch="dcgan").train.lr == 2e-4
     assert make_config("gan").train.lr == 5e-4  # the report's MLP GAN, unchanged
     assert make_config("gan", arch="dcgan", lr=1e-3).train.lr == 1e-3
+
+
+def test_grouped_batchnorm_equals_separate_calls():
+    """One call on [real; fake] with groups=2 is two calls, one per half (BatchNorm apart)."""
+    torch.manual_seed(0)
+    one = DCGANDiscriminator(GANConfig(arch="dcgan", width=4)).double().train()
+    two = DCGANDiscriminator(GANConfig(arch="dcgan", width=4)).double().train()
+    two.load_state_dict(one.state_dict())
+    real, fake = _x(6), _x(6).flip(0).mul(0.5)
+    joint = one(torch.cat([real, fake]), groups=2)
+    torch.testing.assert_close(joint, torch.cat([two(real), two(fake)]))
+    for (k, a), b in zip(one.state_dict().items(), two.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, msg=k)  # running statistics updated alike
+    assert not torch.allclose(joint, one(torch.cat([real, fake])))  # pooled stats differ

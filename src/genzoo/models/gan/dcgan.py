@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils.parametrizations import spectral_norm
 
 from genzoo.errors import ConfigError
@@ -75,9 +76,9 @@ class DCGANGenerator(nn.Module):
 class DCGANDiscriminator(nn.Module):
     """(C, H, W) -> (w, H/2, W/2) -> (2w, H/4, W/4) -> (4w, H/4, W/4) -> logit.
 
-    LeakyReLU(``cfg.leak``) after each convolution. Later layers carry BatchNorm, unless
-    ``cfg.spectral_norm``: then every layer is spectrally normalised and none has BatchNorm,
-    so a sample's logit does not depend on the rest of its batch (``batch_dependent``).
+    LeakyReLU(``cfg.leak``) after each convolution. Later layers carry BatchNorm, so in
+    training a logit depends on the rest of its (group of the) batch (``batch_dependent``),
+    unless ``cfg.spectral_norm``: then every layer is spectrally normalised, none has BatchNorm.
     ``(B, C, H, W) -> (B,)`` logits.
     """
 
@@ -106,5 +107,13 @@ class DCGANDiscriminator(nn.Module):
         )
         self.to(memory_format=torch.channels_last)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x.contiguous(memory_format=torch.channels_last)).squeeze(1)  # (B,)
+    def forward(self, x: Tensor, groups: int = 1) -> Tensor:
+        """Logits ``(B,)``; BatchNorm normalises each of ``groups`` equal chunks of the batch
+        on its own (real and fake halves in one call, e.g. one DDP forward)."""
+        h = x.contiguous(memory_format=torch.channels_last)
+        for layer in self.net:
+            if isinstance(layer, _BatchNorm) and groups > 1:  # SyncBatchNorm under DDP too
+                h = torch.cat([layer(c) for c in h.chunk(groups)])
+            else:
+                h = layer(h)
+        return h.squeeze(1)  # (B,)

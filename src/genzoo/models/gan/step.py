@@ -73,10 +73,11 @@ class GANStep(Step):
     def _d_logits(self, x: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
         fake = fake.to(x.dtype)
         if getattr(self.gan.discriminator, "batch_dependent", False):
-            # BatchNorm in D: real and fake batches apart (as in DCGAN), so the fakes' batch
-            # statistics match the ones G's update sees
-            return self.d_net(x), self.d_net(fake)
-        logits = self.d_net(torch.cat([x, fake]))  # (2B,), one pass over both
+            # BatchNorm in D: real and fake normalised apart (as in DCGAN), so the fakes' batch
+            # statistics match the ones G's update sees; still one call (one DDP forward)
+            logits = self.d_net(torch.cat([x, fake]), groups=2)  # (2B,)
+        else:
+            logits = self.d_net(torch.cat([x, fake]))  # (2B,), one pass over both
         return logits[: x.shape[0]], logits[x.shape[0] :]
 
     def _d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
