@@ -47,7 +47,7 @@ class GANConfig:
     leak: float = opt(0.2, "negative slope of the LeakyReLUs", ge=0, lt=1)
     dropout: float = opt(0.3, "dropout rate of the MLP discriminator", ge=0, lt=1)
     width: int = opt(
-        64, "channels of the DCGAN's full-size layer; 2w at H/2, 4w at H/4 (dcgan only)", ge=1
+        32, "channels of the DCGAN's full-size layer; 2w at H/2, 4w at H/4 (dcgan only)", ge=1
     )
     ema_decay: float | None = opt(
         None, "decay of an EMA of the generator used for sampling (none: off)", gt=0, lt=1
