@@ -473,6 +473,7 @@ def test_unwrapped_state_dict_strips_nested_wrappers():
 AGREE = {  # test-family name: (shipped family, overrides)
     "vae": ("vae", {"hidden": 64}),
     "gan": ("gan", {"dropout": 0.0}),
+    "gan-dcgan": ("gan", {"arch": "dcgan", "width": 4, "z_dim": 8}),  # BatchNorm in D, grouped
     "flow": ("flow", {"hidden": 64, "pairs": 2}),
     "flow-realnvp": ("flow", {"arch": "realnvp", "channels": 8, "blocks": 1, "scales": 1}),
 }

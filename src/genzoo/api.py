@@ -54,7 +54,7 @@ def make_config(family: str, seed: int = 0, name: str | None = None, **overrides
         else:
             raise ConfigError(f"{family}: unknown setting {key!r}")
     model = replace(fam.config_cls(), **groups["model"])
-    train_cfg = replace(fam.train_defaults, **groups["train"])
+    train_cfg = replace(fam.train_defaults_for(model), **groups["train"])
     data = replace(DataConfig(), **groups["data"])
     return RunConfig(family=family, model=model, train=train_cfg, data=data, seed=seed, name=name)
 

@@ -139,6 +139,11 @@ class Family(ABC):
         reproduce --dataset``); the default keeps ``cfg`` as it is."""
         return cfg
 
+    def train_defaults_for(self, cfg: Any) -> TrainConfig:
+        """The default training settings for model config ``cfg`` (flags override them):
+        ``train_defaults`` unless a family's architectures train best at different ones."""
+        return self.train_defaults
+
     def sample(
         self, model: nn.Module, n: int, generator: torch.Generator, **options: Any
     ) -> Tensor:

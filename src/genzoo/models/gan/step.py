@@ -25,7 +25,13 @@ from torch import Tensor
 
 from genzoo.config import TrainConfig
 from genzoo.data.batches import Batch
-from genzoo.models.gan.losses import discriminator_loss, generator_loss
+from genzoo.models.gan.losses import (
+    discriminator_loss,
+    generator_loss,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
+    r1_penalty,
+)
 from genzoo.models.gan.model import GAN
 from genzoo.training.distributed import unwrap
 from genzoo.training.step import Step
@@ -65,17 +71,48 @@ class GANStep(Step):
         )  # (B, z_dim)
 
     def _d_logits(self, x: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
-        # one pass over real and fake together; D has no batch-dependent layers
-        logits = self.d_net(torch.cat([x, fake.to(x.dtype)]))  # (2B,)
+        fake = fake.to(x.dtype)
+        if getattr(self.gan.discriminator, "batch_dependent", False):
+            # BatchNorm in D: real and fake normalised apart (as in DCGAN), so the fakes' batch
+            # statistics match the ones G's update sees; still one call (one DDP forward)
+            logits = self.d_net(torch.cat([x, fake]), groups=2)  # (2B,)
+        else:
+            logits = self.d_net(torch.cat([x, fake]))  # (2B,), one pass over both
         return logits[: x.shape[0]], logits[x.shape[0] :]
+
+    def _d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        if self.cfg.loss == "hinge":
+            return hinge_discriminator_loss(real_logits, fake_logits)
+        return discriminator_loss(real_logits, fake_logits)
+
+    def _g_loss(self, fake_logits: Tensor) -> Tensor:
+        if self.cfg.loss == "hinge":
+            return hinge_generator_loss(fake_logits)
+        return generator_loss(fake_logits, self.cfg.g_loss)
+
+    def _r1_due(self) -> bool:
+        """R1 on this step? Counted from D's optimizer state, so a resumed run keeps step."""
+        if self.cfg.r1 <= 0:
+            return False
+        state = self.optimizers["d"].state
+        first = next(iter(self.gan.discriminator.parameters()))
+        done = int(state[first]["step"]) if first in state else 0
+        return done % self.cfg.r1_every == 0
 
     def d_step(self, x: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
         """One discriminator update on real ``x`` ``(B, C, H, W)`` and fresh fakes."""
         with torch.no_grad():
             fake = self.g_net(self._latents(x, generator))
+        r1 = self._r1_due()
+        if r1:
+            x = x.detach().requires_grad_(True)
         real_logits, fake_logits = self._d_logits(x, fake)
-        loss_d = discriminator_loss(real_logits, fake_logits)
-        self.minimize(loss_d.mean(), self.optimizers["d"])
+        loss_d = self._d_loss(real_logits, fake_logits)
+        objective = loss_d
+        if r1:  # lazy: every r1_every steps with gamma scaled by r1_every
+            gamma = self.cfg.r1 * self.cfg.r1_every
+            objective = loss_d + r1_penalty(real_logits, x, gamma)
+        self.minimize(objective.mean(), self.optimizers["d"])
         return {
             "loss_d": loss_d.detach(),
             "d_real": torch.sigmoid(real_logits.detach().float()),
@@ -88,7 +125,7 @@ class GANStep(Step):
         disc.requires_grad_(False)  # gradients flow through D to G, none accumulate in D
         try:
             fake_logits = disc(self.g_net(self._latents(x, generator)))  # D unwrapped: no grads
-            loss_g = generator_loss(fake_logits, self.cfg.g_loss)
+            loss_g = self._g_loss(fake_logits)
             self.minimize(loss_g.mean(), self.optimizers["g"])
         finally:
             disc.requires_grad_(True)
@@ -107,8 +144,8 @@ class GANStep(Step):
         fake = self.g_net(self._latents(x, generator))
         real_logits, fake_logits = self._d_logits(x, fake)
         return {
-            "loss_d": discriminator_loss(real_logits, fake_logits),
-            "loss_g": generator_loss(fake_logits, self.cfg.g_loss),
+            "loss_d": self._d_loss(real_logits, fake_logits),
+            "loss_g": self._g_loss(fake_logits),
             "d_real": torch.sigmoid(real_logits.float()),
             "d_fake": torch.sigmoid(fake_logits.float()),
         }
