@@ -24,7 +24,7 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from genzoo.api import make_config
-from genzoo.config import TrainConfig
+from genzoo.config import RunConfig, TrainConfig
 from genzoo.data.batches import Batch
 from genzoo.data.datasets import ImageData
 from genzoo.data.views import to_view
@@ -61,8 +61,15 @@ def _steps(run: Path) -> list[dict]:
 
 # ----------------------------------------------------------- real families through the CLI
 # The shipped families, all of which take part in every test below (a missing one fails).
-FAMILIES = ("vae", "gan", "flow")
-FLAGS = {"vae": ["--epochs", "2"], "gan": ["--epochs", "1"], "flow": ["--epochs", "1"]}
+FAMILIES = ("vae", "gan", "flow", "diffusion")
+TINY_UNET = {"channels": 8, "channel_mult": (1, 2), "groups": 4, "blocks": 1, "timesteps": 100}
+FLAGS = {
+    "vae": ["--epochs", "2"],
+    "gan": ["--epochs", "1"],
+    "flow": ["--epochs", "1"],
+    "diffusion": ["--epochs", "1", "--channels", "8", "--channel-mult", "1,2", "--groups", "4",
+                  "--blocks", "1", "--timesteps", "100"],
+}  # fmt: skip
 
 
 def test_every_shipped_family_is_tested():
@@ -165,8 +172,9 @@ def test_two_process_cli_run_saves_a_loadable_run(family, two_proc_runs):
         assert two[-1]["loss"] < 0.8 * two[0]["loss"]
     state = torch.load(two_run / "checkpoints" / "last.pt", weights_only=True)
     assert not any(k.startswith("module.") or ".module." in k for k in state["model"])
-    get_family(family).build(make_config(family).model, (1, 28, 28)).load_state_dict(state["model"])
     config = json.loads((two_run / "config.json").read_text())
+    saved = RunConfig.from_dict(config)  # the run's own (tiny) model settings
+    get_family(family).build(saved.model, saved.shape).load_state_dict(state["model"])
     assert config["env"]["world_size"] == 2 and config["env"]["backend"] == "gloo"
 
 
@@ -476,6 +484,7 @@ AGREE = {  # test-family name: (shipped family, overrides)
     "gan-dcgan": ("gan", {"arch": "dcgan", "width": 4, "z_dim": 8}),  # BatchNorm in D, grouped
     "flow": ("flow", {"hidden": 64, "pairs": 2}),
     "flow-realnvp": ("flow", {"arch": "realnvp", "channels": 8, "blocks": 1, "scales": 1}),
+    "diffusion": ("diffusion", TINY_UNET),
 }
 AGREE_TRAIN = {"epochs": 2, "limit_train": 256, "limit_eval": 64, "batch_size": 64}
 AGREE_TRAIN |= {"log_every": 1, "sample_epochs": ()}
@@ -535,6 +544,7 @@ class _GlobalNoise:
         monkeypatch.setattr(loop, "make_generator", make_generator)
         for fn in ("randn", "rand"):
             monkeypatch.setattr(torch, fn, self._sliced(getattr(torch, fn)))
+        monkeypatch.setattr(torch, "randint", self._sliced_randint(torch.randint))
 
     def _sliced(self, draw):
         def sliced(*size, generator=None, **kw):
@@ -543,6 +553,17 @@ class _GlobalNoise:
             shape = tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else size
             n = shape[0]
             full = draw((n * self.world, *shape[1:]), generator=generator, **kw)
+            return full[self.rank * n : (self.rank + 1) * n]
+
+        return sliced
+
+    def _sliced_randint(self, draw):
+        def sliced(*args, generator=None, **kw):  # (high, size) or (low, high, size)
+            if generator is None or id(generator) not in self.mine or self.world == 1:
+                return draw(*args, generator=generator, **kw)
+            *bounds, size = args
+            n = size[0]
+            full = draw(*bounds, (n * self.world, *size[1:]), generator=generator, **kw)
             return full[self.rank * n : (self.rank + 1) * n]
 
         return sliced
