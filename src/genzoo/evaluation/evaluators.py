@@ -103,12 +103,18 @@ def find_evaluator(
     device: str | torch.device = "cpu",
     dataset: str | None = None,
     data_dir: str | None = None,
+    shape: tuple[int, int, int] | None = None,
 ) -> tuple[EvalClassifier | None, str]:
     """``(network, "")`` as ``load_evaluator``, or ``(None, one-line reason)`` that ends,
-    where a network can be made, with the command that makes it."""
+    where a network can be made, with the command that makes it. ``shape``: the images it
+    will see (a run's), when they may differ from ``data``'s; another shape is a reason."""
     name = dataset or data.name
     try:
-        return load_evaluator(data, device, name, data_dir), ""
+        net = load_evaluator(data, device, name, data_dir)
+        if shape is None or tuple(net.arch.shape) == tuple(shape):
+            return net, ""
+        have, got = ("x".join(map(str, s)) for s in (net.arch.shape, shape))
+        return None, f"the evaluation network of {name} takes {have} images, not {got}"
     except GenzooError as exc:
         reason = str(exc)
     if len(data.classes) >= 2 and "genzoo evaluator train" not in reason:

@@ -50,10 +50,7 @@ def _sample_quality(run: Run, cfg: QualityConfig, data: ImageData) -> dict[str, 
     from genzoo.evaluation.reference import reference_features, reference_view
 
     dataset, data_dir = run.config.data.dataset, run.config.data.data_dir  # ``data``: all of it
-    classifier, reason = find_evaluator(data, run.device, dataset, data_dir)
-    if classifier is not None and tuple(classifier.arch.shape) != tuple(run.config.shape):
-        shown = "x".join(map(str, run.config.shape))
-        classifier, reason = None, f"no evaluation network for {shown} images of {dataset}"
+    classifier, reason = find_evaluator(data, run.device, dataset, data_dir, run.config.shape)
     if classifier is None:
         return {"quality_skipped": reason, "skipped_metrics": [*QUALITY_KEYS, "class_shares"]}
     view = reference_view(run.family.data_view(run.config.model))

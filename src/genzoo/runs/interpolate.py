@@ -36,10 +36,8 @@ def load_classifier_or_reason(run: Run | None = None) -> tuple[Any, str]:
         from genzoo.data.datasets import load_configured
 
         dataset, data_dir = run.config.data.dataset, run.config.data.data_dir
-        net, reason = find_evaluator(load_configured(run.config.data), "cpu", dataset, data_dir)
-        if net is not None and tuple(net.arch.shape) != tuple(run.config.shape):
-            have, got = ("x".join(map(str, s)) for s in (net.arch.shape, run.config.shape))
-            return None, f"the evaluation classifier takes {have} images, not {got}"
+        data = load_configured(run.config.data)
+        net, reason = find_evaluator(data, "cpu", dataset, data_dir, run.config.shape)
         return net, reason and f"evaluation classifier unavailable ({reason})"
     except (GenzooError, OSError, RuntimeError) as exc:
         return None, f"evaluation classifier unavailable ({exc})"
