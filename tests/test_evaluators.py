@@ -300,3 +300,38 @@ def test_cli_trains_into_the_cache_by_content_hash(cache, mnist):
     assert meta["content_hash"] == mnist.content_hash() and meta["epochs"] == 1
     proc = run_cli("evaluator", "train", "--dataset", "no-such-set", "--threads", "1")
     assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1
+
+
+# --- resized data (--image-size, --image-channels) -----------------------------------------
+
+SMALL = ("--image-size", "16", "--image-channels", "1")
+
+
+@pytest.fixture()
+def pics(tmp_path):
+    """A folder of 3x32x32 RGB PNGs, 20 in each of three classes."""
+    from tests.test_data_sources import write_folder
+
+    return str(write_folder(tmp_path / "pics", n=20))
+
+
+def test_cli_trains_the_network_of_resized_data_that_evaluate_finds(pics, cache, capsys):
+    from genzoo.cli.main import main
+    from genzoo.data import load_dataset
+
+    small = load_dataset(pics, image_size=16, channels=1)  # as a run with SMALL loads it
+    net, reason = find_evaluator(small, dataset=pics, image_size=16, image_channels=1)
+    assert net is None and f"--dataset {shlex.quote(pics)} {' '.join(SMALL)}" in reason
+    fast = ["--epochs", "1", "--batch-size", "16", "--threads", "1"]
+    assert main(["evaluator", "train", "--dataset", pics, *SMALL, *fast]) == 0
+    out = evaluator_path(small.content_hash())
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["shape"] == [1, 16, 16] and " ".join(SMALL) in meta["reproduce"]
+    net = load_evaluator(load_dataset(pics, image_size=16, channels=1))
+    assert net.arch.shape == (1, 16, 16) and net.weights_path == out
+    assert find_evaluator(small, shape=(1, 16, 16))[0] is not None
+    native, reason = find_evaluator(load_dataset(pics))  # the 3x32x32 images are other data
+    assert native is None and "--image-size" not in reason
+    capsys.readouterr()
+    assert main(["evaluator", "info", "--dataset", pics, *SMALL]) == 0
+    assert json.loads(capsys.readouterr().out)["sha256"] == meta["sha256"]

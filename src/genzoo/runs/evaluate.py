@@ -49,12 +49,15 @@ def _sample_quality(run: Run, cfg: QualityConfig, data: ImageData) -> dict[str, 
     from genzoo.evaluation.quality import QUALITY_KEYS, sample_quality
     from genzoo.evaluation.reference import reference_features, reference_view
 
-    dataset, data_dir = run.config.data.dataset, run.config.data.data_dir  # ``data``: all of it
-    classifier, reason = find_evaluator(data, run.device, dataset, data_dir, run.config.shape)
+    source = run.config.data  # how ``data`` (all of it) was loaded
+    options = {"image_size": source.image_size, "image_channels": source.image_channels}
+    classifier, reason = find_evaluator(
+        data, run.device, source.dataset, source.data_dir, run.config.shape, **options
+    )
     if classifier is None:
         return {"quality_skipped": reason, "skipped_metrics": [*QUALITY_KEYS, "class_shares"]}
     view = reference_view(run.family.data_view(run.config.model))
-    reference = reference_features(classifier, dataset, "test", view, data=data)
+    reference = reference_features(classifier, source.dataset, "test", view, data=data)
 
     def sample_fn(model: Any, n: int, generator: torch.Generator) -> torch.Tensor:
         return run.sample(n, generator)
