@@ -43,7 +43,8 @@ def _sample_quality(run: Run, cfg: QualityConfig, data: ImageData) -> dict[str, 
     was trained on (the fixed binarisation for binarised data, else the 8-bit images). Without
     such a network (unlabelled data, none trained yet, weights refused): ``quality_skipped``
     (a one-line reason, with the command that makes the network where one can be made) and
-    ``skipped_metrics``.
+    ``skipped_metrics``. The protocol's ``reference`` records the data's ``image_size`` and
+    ``image_channels`` too, so the real-vs-real floor loads the same images.
     """
     from genzoo.evaluation.evaluators import find_evaluator
     from genzoo.evaluation.quality import QUALITY_KEYS, sample_quality
@@ -62,7 +63,9 @@ def _sample_quality(run: Run, cfg: QualityConfig, data: ImageData) -> dict[str, 
     def sample_fn(model: Any, n: int, generator: torch.Generator) -> torch.Tensor:
         return run.sample(n, generator)
 
-    return sample_quality(sample_fn, run.model, classifier, reference, cfg, run.device)
+    result = sample_quality(sample_fn, run.model, classifier, reference, cfg, run.device)
+    result["quality_protocol"]["reference"].update(options)
+    return result
 
 
 def evaluate_run(
