@@ -260,6 +260,8 @@ def test_evaluate_measures_a_synthetic_labelled_set(tiny_vae, cache, monkeypatch
     assert "quality_skipped" not in ev and len(ev["class_shares"]) == 4
     assert ev["quality_protocol"]["network_sha256"] == record["sha256"]
     assert ev["quality_protocol"]["reference"]["data_content_hash"] == grey.content_hash()
+    reference = ev["quality_protocol"]["reference"]  # how the floor reloads the data
+    assert reference["image_size"] is None and reference["image_channels"] is None
     (floor,) = floors_for([ev])
     assert floor["quality_protocol"]["network_sha256"] == record["sha256"]
     assert floor["fid"] < ev["fid"]
@@ -300,3 +302,59 @@ def test_cli_trains_into_the_cache_by_content_hash(cache, mnist):
     assert meta["content_hash"] == mnist.content_hash() and meta["epochs"] == 1
     proc = run_cli("evaluator", "train", "--dataset", "no-such-set", "--threads", "1")
     assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1
+
+
+# --- resized data (--image-size, --image-channels) -----------------------------------------
+
+SMALL = ("--image-size", "16", "--image-channels", "1")
+
+
+@pytest.fixture()
+def pics(tmp_path):
+    """A folder of 3x32x32 RGB PNGs, 20 in each of three classes."""
+    from tests.test_data_sources import write_folder
+
+    return str(write_folder(tmp_path / "pics", n=20))
+
+
+def test_cli_trains_the_network_of_resized_data_that_evaluate_finds(pics, cache, capsys):
+    from genzoo.cli.main import main
+    from genzoo.data import load_dataset
+
+    small = load_dataset(pics, image_size=16, channels=1)  # as a run with SMALL loads it
+    net, reason = find_evaluator(small, dataset=pics, image_size=16, image_channels=1)
+    assert net is None and f"--dataset {shlex.quote(pics)} {' '.join(SMALL)}" in reason
+    fast = ["--epochs", "1", "--batch-size", "16", "--threads", "1"]
+    assert main(["evaluator", "train", "--dataset", pics, *SMALL, *fast]) == 0
+    out = evaluator_path(small.content_hash())
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["shape"] == [1, 16, 16] and " ".join(SMALL) in meta["reproduce"]
+    net = load_evaluator(load_dataset(pics, image_size=16, channels=1))
+    assert net.arch.shape == (1, 16, 16) and net.weights_path == out
+    assert find_evaluator(small, shape=(1, 16, 16))[0] is not None
+    native, reason = find_evaluator(load_dataset(pics))  # the 3x32x32 images are other data
+    assert native is None and "--image-size" not in reason
+    capsys.readouterr()
+    assert main(["evaluator", "info", "--dataset", pics, *SMALL]) == 0
+    assert json.loads(capsys.readouterr().out)["sha256"] == meta["sha256"]
+
+
+def test_the_floor_loads_the_data_as_the_record_says(pics, cache):
+    from dataclasses import asdict
+
+    from genzoo.data import load_dataset
+    from genzoo.evaluation.quality import QualityConfig
+    from genzoo.runs.compare import floors_for
+
+    small = load_dataset(pics, image_size=16, channels=1)
+    cfg = EvaluatorConfig(dataset=pics, image_size=16, image_channels=1, epochs=1, batch_size=16)
+    _, made = train_classifier(cfg, out=evaluator_path(small.content_hash()), log=quiet)
+    assert made["content_hash"] == small.content_hash()  # data=None: loaded as cfg says
+    protocol = asdict(QualityConfig(samples=8, k=1, kid_subsets=2))
+    reference = {"dataset": pics, "view": "unit", "image_size": 16, "image_channels": 1}
+    (floor,) = floors_for([{"quality_protocol": {**protocol, "reference": reference}}])
+    assert floor["quality_protocol"]["data_content_hash"] == small.content_hash()
+    assert floor["quality_protocol"]["network_sha256"] == made["sha256"]
+    old = {"dataset": pics, "view": "unit"}  # a record from before the sizes were recorded
+    with pytest.warns(UserWarning, match="no real-vs-real floor: no evaluation network"):
+        assert floors_for([{"quality_protocol": {**protocol, "reference": old}}]) == []

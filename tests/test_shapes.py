@@ -256,9 +256,10 @@ def test_every_family_trains_samples_draws_and_evaluates_on_rgb(family, rgb_data
         assert grid.shape == (6, 3, 32, 32) and "not class-controlled" in text
 
 
-def test_cli_trains_samples_and_evaluates_a_folder_of_rgb_pngs(tmp_path):
+def test_cli_trains_samples_evaluates_and_compares_a_folder_of_rgb_pngs(tmp_path, capsys):
     """``genzoo train --dataset FOLDER`` -> ``sample`` (an RGB PNG) -> ``evaluate`` (bits/dim
-    over 3x32x32, quality skipped with the reason)."""
+    over 3x32x32, quality skipped with the reason) for a flow and a logistic VAE -> ``compare``
+    (one row each, with their likelihoods)."""
     from PIL import Image
 
     from tests.test_data_sources import write_folder
@@ -282,3 +283,24 @@ def test_cli_trains_samples_and_evaluates_a_folder_of_rgb_pngs(tmp_path):
     result = json.loads((run / "eval.json").read_text())
     assert "evaluation network" in result["quality_skipped"]
     assert result["bpd"] == pytest.approx(result["nll_nats"] / (3 * 32 * 32 * math.log(2)))
+
+    from genzoo.cli.main import main  # in this process: three fewer interpreter starts
+
+    vae = tmp_path / "runs" / "v"
+    assert main([
+        "train", "vae", "--likelihood", "logistic", "--hidden", "32", "--z-dim", "4",
+        "--dataset", str(root), "--epochs", "1", "--batch-size", "8", "--sample-epochs", "1",
+        "--name", "v", *common,
+    ]) == 0  # fmt: skip
+    assert main(["evaluate", str(vae), "--k", "8", "--naive-examples", "0", "--threads", "1"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(run), str(vae)]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    table = [[c.strip() for c in line.split("|")[1:-1]] for line in lines]
+    header, rows = table[0], table[2:]
+    assert [(r[0], r[1]) for r in rows] == [("f", "flow"), ("v", "vae")]  # no floor: no quality
+    for row, folder in zip(rows, (run, vae), strict=True):
+        ev = json.loads((folder / "eval.json").read_text())
+        assert row[header.index("likelihood data")] == "8-bit"
+        assert float(row[header.index("bits/dim")]) == pytest.approx(ev["bpd"], abs=1e-4)
+        assert float(row[header.index("NLL nats")]) == pytest.approx(ev["nll_nats"], abs=0.01)

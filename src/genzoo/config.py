@@ -29,6 +29,9 @@ __all__ = [
     "check_fields",
     "field_help",
     "check_run_name",
+    "check_image_channels",
+    "image_size_opt",
+    "image_channels_opt",
 ]
 
 _BOUNDS = ("ge", "gt", "le", "lt")
@@ -144,6 +147,23 @@ class TrainConfig:
         check_fields(self)
 
 
+def image_size_opt() -> Any:
+    """The ``image_size`` field of every config that loads a data set (``load_dataset``)."""
+    return opt(None, "resize the shorter side to S and centre-crop SxS (none: as found)", ge=1)
+
+
+def image_channels_opt() -> Any:
+    """The ``image_channels`` field of every config that loads a data set; its bounds let 2
+    through, so ``__post_init__`` calls ``check_image_channels`` too."""
+    return opt(None, "convert to 1 (grey) or 3 (RGB) channels (none: as found)", ge=1, le=3)
+
+
+def check_image_channels(channels: int | None) -> None:
+    """``ConfigError`` unless ``channels`` is None (as found), 1 or 3."""
+    if channels == 2:
+        raise ConfigError("image-channels must be 1 or 3, got 2")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Which data set, where to look for it first, and how to size its images."""
@@ -152,13 +172,9 @@ class DataConfig:
         "mnist", "a registered name (mnist, fashion-mnist, kmnist, cifar10) or a folder of images"
     )
     data_dir: str | None = opt(None, "look for the data set here first (none: $GENZOO_DATA_DIR)")
-    image_size: int | None = opt(
-        None, "resize the shorter side to S and centre-crop SxS (none: as found)", ge=1
-    )
+    image_size: int | None = image_size_opt()
     # not "channels": the VAE's and the flow's model configs already own --channels
-    image_channels: int | None = opt(
-        None, "convert to 1 (grey) or 3 (RGB) channels (none: as found)", ge=1, le=3
-    )
+    image_channels: int | None = image_channels_opt()
 
     def __post_init__(self) -> None:
         from genzoo.data.sources import check_dataset, is_registered
@@ -167,8 +183,7 @@ class DataConfig:
         check_dataset(self.dataset)
         if not is_registered(self.dataset):  # a folder: absolute, so the run finds it again
             object.__setattr__(self, "dataset", str(Path(self.dataset).expanduser().resolve()))
-        if self.image_channels == 2:
-            raise ConfigError("image-channels must be 1 or 3, got 2")
+        check_image_channels(self.image_channels)
 
 
 def check_run_name(name: str) -> str:

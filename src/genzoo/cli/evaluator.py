@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from genzoo.cli.args import add_config_flags, collect_overrides
+
+if TYPE_CHECKING:
+    from genzoo.data import ImageData
 
 __all__ = ["add_parser"]
 
@@ -46,6 +50,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--dataset", default=None, help="show the network `genzoo evaluate` uses for this data"
     )
     info.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        help="with --dataset: resized as a run's --image-size",
+    )
+    info.add_argument(
+        "--image-channels", type=int, default=None, choices=(1, 3),
+        help="with --dataset: converted as a run's --image-channels",
+    )  # fmt: skip
+    info.add_argument(
         "--accuracy", action="store_true", help="also measure its test accuracy (a few seconds)"
     )
     info.add_argument("--data-dir", default=None)
@@ -54,48 +68,67 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from genzoo.data import load_dataset
-    from genzoo.evaluation.evaluators import SHIPPED_DATASET, evaluator_path
-    from genzoo.evaluation.train_classifier import EvaluatorConfig, train_classifier
+    from genzoo.evaluation.evaluators import evaluator_path, uses_shipped
+    from genzoo.evaluation.train_classifier import (
+        EvaluatorConfig,
+        load_evaluator_data,
+        train_classifier,
+    )
     from genzoo.training.runtime import setup_runtime
 
     setup_runtime("cpu", args.threads)
     cfg = EvaluatorConfig(**collect_overrides(args, args.cfg_fields))
-    data = load_dataset(cfg.dataset, args.data_dir)
+    data = load_evaluator_data(cfg, args.data_dir)
     out = Path(args.out) if args.out else evaluator_path(data.content_hash())
     _, record = train_classifier(cfg, out=out, data=data)
     print(f"wrote {out} (sha256 {record['sha256']}) and {out.with_suffix('.json')}")
-    if data.name == SHIPPED_DATASET:
+    if uses_shipped(data):
         print("note: MNIST runs are evaluated with the shipped network, not this one")
     return 0
+
+
+def _info_data(args: argparse.Namespace, record: dict[str, Any] | None = None) -> ImageData:
+    """The data ``info`` looks at: ``--dataset`` with ``--image-size``/``--image-channels``,
+    else the data set the network's ``record`` was trained on, loaded as it was."""
+    from genzoo.data import load_dataset
+
+    if args.dataset is not None:
+        name, size, channels = args.dataset, args.image_size, args.image_channels
+    else:
+        made = (record or {}).get("train_config") or {}
+        name = (record or {}).get("dataset", "mnist")
+        size, channels = made.get("image_size"), made.get("image_channels")
+    return load_dataset(name, args.data_dir, image_size=size, channels=channels)
 
 
 def _weights_of(args: argparse.Namespace) -> Path | None:
     """The weights file ``info`` shows: given, the data set's, or ``None`` (shipped)."""
     if args.weights is not None or args.dataset is None:
         return args.weights
-    from genzoo.data import load_dataset
     from genzoo.evaluation.evaluators import load_evaluator
 
-    net = load_evaluator(load_dataset(args.dataset, args.data_dir), "cpu", args.dataset)
+    options = {"image_size": args.image_size, "image_channels": args.image_channels}
+    net = load_evaluator(_info_data(args), "cpu", args.dataset, args.data_dir, **options)
     return net.weights_path
 
 
 def run_info(args: argparse.Namespace) -> int:
+    from genzoo.errors import ConfigError
     from genzoo.evaluation.classifier import classifier_record, load_classifier
     from genzoo.training.runtime import setup_runtime
 
+    if args.dataset is None and (args.image_size is not None or args.image_channels is not None):
+        raise ConfigError("--image-size and --image-channels go with --dataset")
     weights = _weights_of(args)
     record = classifier_record(weights)
     shown = {k: v for k, v in record.items() if k != "history"}
     print(json.dumps(shown, indent=2))
     if args.accuracy:
-        from genzoo.data import load_dataset
         from genzoo.evaluation.train_classifier import accuracy
 
         setup_runtime("cpu", args.threads)
         model = load_classifier(weights)
-        data = load_dataset(args.dataset or record.get("dataset", "mnist"), args.data_dir)
+        data = _info_data(args, record)
         acc = accuracy(model, data.view("test", "unit"), data.labels["test"])
         print(f"test accuracy (measured now): {acc:.4f}")
     return 0

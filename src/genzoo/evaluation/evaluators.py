@@ -32,6 +32,7 @@ __all__ = [
     "SHIPPED_DATASET",
     "evaluator_path",
     "train_command",
+    "uses_shipped",
     "find_evaluator",
     "load_evaluator",
 ]
@@ -45,13 +46,27 @@ def evaluator_path(content_hash: str) -> Path:
     return cache_dir() / "evaluators" / content_hash / "evaluator.pt"
 
 
-def train_command(dataset: str, data_dir: str | None = None) -> str:
-    """The command that makes the evaluation network of data set ``dataset``."""
-    extra = f" --data-dir {shlex.quote(str(data_dir))}" if data_dir else ""
-    return f"genzoo evaluator train --dataset {shlex.quote(dataset)}{extra}"
+def train_command(
+    dataset: str,
+    data_dir: str | None = None,
+    *,
+    image_size: int | None = None,
+    image_channels: int | None = None,
+) -> str:
+    """The command that makes the evaluation network of data set ``dataset``, loaded with
+    ``image_size`` and ``image_channels`` (None: as found) as the run loads it."""
+    words = ["genzoo evaluator train --dataset", shlex.quote(dataset)]
+    if image_size is not None:
+        words.append(f"--image-size {image_size}")
+    if image_channels is not None:
+        words.append(f"--image-channels {image_channels}")
+    if data_dir:
+        words.append(f"--data-dir {shlex.quote(str(data_dir))}")
+    return " ".join(words)
 
 
-def _uses_shipped(data: ImageData) -> bool:
+def uses_shipped(data: ImageData) -> bool:
+    """True when ``data`` is measured with the shipped network: MNIST at its own 1x28x28."""
     return data.name == SHIPPED_DATASET and data.shape == _SHIPPED_SHAPE
 
 
@@ -72,10 +87,14 @@ def load_evaluator(
     device: str | torch.device = "cpu",
     dataset: str | None = None,
     data_dir: str | None = None,
+    *,
+    image_size: int | None = None,
+    image_channels: int | None = None,
 ) -> EvalClassifier:
     """The evaluation network of ``data`` (the full data set, not a subset): the shipped one
-    for MNIST, else the verified cached one. ``dataset``, ``data_dir``: what ``data`` was
-    loaded from, for the messages (default ``data.name``).
+    for MNIST, else the verified cached one. ``dataset``, ``data_dir``, ``image_size``,
+    ``image_channels``: what ``data`` was loaded from and how, for the messages (default
+    ``data.name``, as found).
 
     Raises ``CheckpointError`` (none, or made for other data; the message says how to make
     it), ``ChecksumError`` (modified weights) or ``ConfigError`` (no class labels).
@@ -86,13 +105,14 @@ def load_evaluator(
             f"{name} has no class labels, so no evaluation network: "
             "sample-quality metrics need one trained on labelled images"
         )
-    if _uses_shipped(data):
+    if uses_shipped(data):
         return load_classifier(device=device)
     path = evaluator_path(data.content_hash())
+    options = {"image_size": image_size, "image_channels": image_channels}
     if not path.is_file():
         raise CheckpointError(
             f"no evaluation network for {name} (data {data.content_hash()[:12]}): "
-            f"make it with `{train_command(name, data_dir)}`"
+            f"make it with `{train_command(name, data_dir, **options)}`"
         )
     _check_record(classifier_record(path), data, path)
     return load_classifier(path, device)
@@ -104,13 +124,17 @@ def find_evaluator(
     dataset: str | None = None,
     data_dir: str | None = None,
     shape: tuple[int, int, int] | None = None,
+    *,
+    image_size: int | None = None,
+    image_channels: int | None = None,
 ) -> tuple[EvalClassifier | None, str]:
     """``(network, "")`` as ``load_evaluator``, or ``(None, one-line reason)`` that ends,
     where a network can be made, with the command that makes it. ``shape``: the images it
     will see (a run's), when they may differ from ``data``'s; another shape is a reason."""
     name = dataset or data.name
+    options = {"image_size": image_size, "image_channels": image_channels}
     try:
-        net = load_evaluator(data, device, name, data_dir)
+        net = load_evaluator(data, device, name, data_dir, **options)
         if shape is None or tuple(net.arch.shape) == tuple(shape):
             return net, ""
         have, got = ("x".join(map(str, s)) for s in (net.arch.shape, shape))
@@ -118,5 +142,5 @@ def find_evaluator(
     except GenzooError as exc:
         reason = str(exc)
     if len(data.classes) >= 2 and "genzoo evaluator train" not in reason:
-        reason += f"; make it anew with `{train_command(name, data_dir)}`"
+        reason += f"; make it anew with `{train_command(name, data_dir, **options)}`"
     return None, reason

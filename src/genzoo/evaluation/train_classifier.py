@@ -24,14 +24,27 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from genzoo.config import check_fields, opt
+from genzoo.config import (
+    check_fields,
+    check_image_channels,
+    image_channels_opt,
+    image_size_opt,
+    opt,
+)
 from genzoo.data import EpochBatches, ImageData, load_dataset
 from genzoo.errors import ConfigError
 from genzoo.evaluation.classifier import ClassifierArch, EvalClassifier, save_classifier
 from genzoo.seeding import derive_seed, make_generator
 from genzoo.training.schedule import apply_lr, lr_factor
 
-__all__ = ["EvaluatorConfig", "augment", "accuracy", "channel_stats", "train_classifier"]
+__all__ = [
+    "EvaluatorConfig",
+    "augment",
+    "accuracy",
+    "channel_stats",
+    "load_evaluator_data",
+    "train_classifier",
+]
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,8 @@ class EvaluatorConfig:
     """How the evaluation network is trained."""
 
     dataset: str = opt("mnist", "data set to train on (any name or path the data layer loads)")
+    image_size: int | None = image_size_opt()  # as the runs' --image-size, --image-channels
+    image_channels: int | None = image_channels_opt()
     epochs: int = opt(8, "training epochs (at most, with --patience)", ge=1)
     batch_size: int = opt(128, "batch size", ge=1)
     lr: float = opt(2e-3, "peak learning rate (cosine decay)", gt=0)
@@ -59,6 +74,7 @@ class EvaluatorConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        check_image_channels(self.image_channels)
 
 
 def augment(x: Tensor, cfg: EvaluatorConfig, generator: torch.Generator) -> Tensor:
@@ -119,6 +135,14 @@ def _command(cfg: EvaluatorConfig) -> str:
         else:
             flags.append(f"--{flag} {shlex.quote(str(value))}")
     return " ".join(["genzoo evaluator train", *flags, f"--threads {torch.get_num_threads()}"])
+
+
+def load_evaluator_data(cfg: EvaluatorConfig, data_dir: str | None = None) -> ImageData:
+    """The data set ``cfg`` trains on, resized and converted as a run with the same
+    ``--image-size`` and ``--image-channels`` loads it (so with the same content hash)."""
+    return load_dataset(
+        cfg.dataset, data_dir, image_size=cfg.image_size, channels=cfg.image_channels
+    )
 
 
 def _labelled(data: ImageData) -> ImageData:
@@ -211,7 +235,7 @@ def train_classifier(
     log: Callable[[str], None] = print,
     data: ImageData | None = None,
 ) -> tuple[EvalClassifier, dict[str, Any]]:
-    """Train the network on ``data`` (default: ``load_dataset(cfg.dataset, data_dir)``);
+    """Train the network on ``data`` (default: ``load_evaluator_data(cfg, data_dir)``);
     returns it and its record (data set and its content hash, shape, classes, accuracies,
     timing, config). ``arch`` defaults to ``ClassifierArch.for_shape`` of the data.
 
@@ -219,7 +243,7 @@ def train_classifier(
     """
     from genzoo import __version__
 
-    full = _labelled(data if data is not None else load_dataset(cfg.dataset, data_dir))
+    full = _labelled(data if data is not None else load_evaluator_data(cfg, data_dir))
     data = full
     if cfg.limit_train is not None:
         data = data.subset({"train": cfg.limit_train})

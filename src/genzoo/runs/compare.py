@@ -68,9 +68,11 @@ def floors_for(
 ) -> list[dict[str, Any]]:
     """Real-vs-real floors (``evaluation.floor.real_floor``) under the quality protocol of the
     first record in ``evals`` that has one: one floor per reference view of the records, or per
-    view in ``views``. ``[]`` when no record has sample-quality metrics. The floor uses the
-    evaluation network that ``evaluate`` uses for that data set (``load_evaluator``: keyed by
-    the data's content hash), so a record made with another network gets the table's warning.
+    view in ``views``. ``[]`` when no record has sample-quality metrics. The data set is
+    loaded as that record's ``reference`` says (name, ``image_size``, ``image_channels``;
+    records made before the sizes were recorded: as found). The floor uses the evaluation
+    network that ``evaluate`` uses for that data (``load_evaluator``: keyed by the data's
+    content hash), so a record made with another network gets the table's warning.
     """
     from genzoo.data.datasets import load_dataset
     from genzoo.evaluation.evaluators import load_evaluator
@@ -82,15 +84,18 @@ def floors_for(
         return []
     first = protocols[0]
     cfg = QualityConfig(**{k: first[k] for k in _PROTOCOL_FIELDS if k in first})
-    dataset = (first.get("reference") or {}).get("dataset", "mnist")
+    reference = first.get("reference") or {}
+    dataset = reference.get("dataset", "mnist")
+    options = {k: reference.get(k) for k in ("image_size", "image_channels")}
     if views is None:
         views = list(
             dict.fromkeys((p.get("reference") or {}).get("view", "unit") for p in protocols)
         )
     data_dir = None if data_dir is None else str(data_dir)
-    data = load_dataset(dataset, data_dir)  # all of it
+    size, channels = options["image_size"], options["image_channels"]
+    data = load_dataset(dataset, data_dir, image_size=size, channels=channels)  # all of it
     try:
-        classifier = load_evaluator(data, device, dataset, data_dir)  # as in evaluate
+        classifier = load_evaluator(data, device, dataset, data_dir, **options)  # as evaluate
     except GenzooError as exc:
         warnings.warn(f"no real-vs-real floor: {exc}", stacklevel=2)
         return []

@@ -43,23 +43,29 @@ def _sample_quality(run: Run, cfg: QualityConfig, data: ImageData) -> dict[str, 
     was trained on (the fixed binarisation for binarised data, else the 8-bit images). Without
     such a network (unlabelled data, none trained yet, weights refused): ``quality_skipped``
     (a one-line reason, with the command that makes the network where one can be made) and
-    ``skipped_metrics``.
+    ``skipped_metrics``. The protocol's ``reference`` records the data's ``image_size`` and
+    ``image_channels`` too, so the real-vs-real floor loads the same images.
     """
     from genzoo.evaluation.evaluators import find_evaluator
     from genzoo.evaluation.quality import QUALITY_KEYS, sample_quality
     from genzoo.evaluation.reference import reference_features, reference_view
 
-    dataset, data_dir = run.config.data.dataset, run.config.data.data_dir  # ``data``: all of it
-    classifier, reason = find_evaluator(data, run.device, dataset, data_dir, run.config.shape)
+    source = run.config.data  # how ``data`` (all of it) was loaded
+    options = {"image_size": source.image_size, "image_channels": source.image_channels}
+    classifier, reason = find_evaluator(
+        data, run.device, source.dataset, source.data_dir, run.config.shape, **options
+    )
     if classifier is None:
         return {"quality_skipped": reason, "skipped_metrics": [*QUALITY_KEYS, "class_shares"]}
     view = reference_view(run.family.data_view(run.config.model))
-    reference = reference_features(classifier, dataset, "test", view, data=data)
+    reference = reference_features(classifier, source.dataset, "test", view, data=data)
 
     def sample_fn(model: Any, n: int, generator: torch.Generator) -> torch.Tensor:
         return run.sample(n, generator)
 
-    return sample_quality(sample_fn, run.model, classifier, reference, cfg, run.device)
+    result = sample_quality(sample_fn, run.model, classifier, reference, cfg, run.device)
+    result["quality_protocol"]["reference"].update(options)
+    return result
 
 
 def evaluate_run(

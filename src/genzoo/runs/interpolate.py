@@ -35,9 +35,11 @@ def load_classifier_or_reason(run: Run | None = None) -> tuple[Any, str]:
             return load_classifier(), ""
         from genzoo.data.datasets import load_configured
 
-        dataset, data_dir = run.config.data.dataset, run.config.data.data_dir
-        data = load_configured(run.config.data)
-        net, reason = find_evaluator(data, "cpu", dataset, data_dir, run.config.shape)
+        source = run.config.data
+        net, reason = find_evaluator(
+            load_configured(source), "cpu", source.dataset, source.data_dir, run.config.shape,
+            image_size=source.image_size, image_channels=source.image_channels,
+        )  # fmt: skip
         return net, reason and f"evaluation classifier unavailable ({reason})"
     except (GenzooError, OSError, RuntimeError) as exc:
         return None, f"evaluation classifier unavailable ({exc})"
