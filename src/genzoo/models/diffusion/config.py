@@ -30,7 +30,7 @@ class DiffusionConfig:
     variance: Literal["small", "large"] = opt(
         "small", "reverse variance: small (posterior beta-tilde) or large (beta)"
     )
-    # sized for about an hour of training on 2 CPU cores (see the family's train_defaults)
+    # its cost on a CPU is measured beside the family's train_defaults
     channels: int = opt(16, "U-Net channels at full resolution", ge=1)
     channel_mult: tuple[int, ...] = opt((1, 2, 4), "channel multiplier per resolution", ge=1)
     blocks: int = opt(2, "residual blocks per resolution", ge=1)
