@@ -35,6 +35,7 @@ from genzoo.training.distributed import unwrap, unwrapped_state_dict
 from genzoo.training.loop import fit
 from genzoo.training.step import Step
 from genzoo.training.syncbn import DistributedBatchNorm, global_mean_var
+from tests.test_reliability import assert_intact, lock_record
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 HANG_GUARD_S = 600  # ends a hung subprocess; never what a test measures
@@ -229,7 +230,9 @@ ELASTIC_LOGS = ("torch.distributed", "Sending process", "ChildFailedError", "Tra
 def test_stopped_job_ends_in_one_line(stop, tmp_path):
     """SIGKILL one rank mid-training, or Ctrl-C / SIGTERM the launcher: the job ends non-zero
     with one line (naming the rank), every worker is stopped, nothing else of torchelastic's
-    reaches the terminal, and the last checkpoint still resumes (in one process)."""
+    reaches the terminal, and the last checkpoint still resumes (in one process). Stopped
+    from the launcher, the workers unwind: rank 0, which holds the run's lock, releases it (a
+    worker SIGKILLed by the launcher's grace period could not) and every file parses."""
     whom, sig, code, line = STOPS[stop]
     run = tmp_path / "killed"
     args = ["train", "vae", "--epochs", "400", *TINY, "--log-every", "1"]
@@ -260,6 +263,10 @@ def test_stopped_job_ends_in_one_line(stop, tmp_path):
     assert len(children) == 2 and all(b"TORCHELASTIC_RUN_ID=" in e for e in environ.values())
     rank1 = [p for p in children if b"RANK=1\0" in environ[p]]
     assert len(rank1) == 1
+    rank0 = [int(p) for p in children if b"RANK=0\0" in environ[p]]
+    assert json.loads(lock_record(run))["pid"] == rank0[0]  # the writing rank holds the lock
+    for env in environ.values():  # the launcher pinned the math libraries' thread counts
+        assert b"MKL_DYNAMIC=FALSE" in env and b"OMP_DYNAMIC=FALSE" in env
     os.kill(int(rank1[0]) if whom == "rank 1" else job.pid, sig)
     # No hang: the job's collectives wait an hour (GENZOO_DIST_TIMEOUT below), so ending at
     # all shows that the survivors were stopped, not timed out (measured: about 1.3 s).
@@ -270,6 +277,9 @@ def test_stopped_job_ends_in_one_line(stop, tmp_path):
     assert not any(m in err for m in ELASTIC_LOGS), err
     for p in children:
         assert not Path(f"/proc/{p}").exists() or "zombie" in Path(f"/proc/{p}/status").read_text()
+    if whom == "launcher":  # the workers unwound: rank 0 released the lock, every file parses
+        assert lock_record(run) == ""
+        assert_intact(run)
     # the interrupted 2-process checkpoint (possibly mid-epoch) resumes in one process
     state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
     config = json.loads((run / "config.json").read_text())

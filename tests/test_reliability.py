@@ -177,10 +177,15 @@ def test_lock_of_a_killed_writer_is_taken_over_with_a_note(tmp_path):
     assert lock_holder(folder) is None
 
 
+@pytest.mark.slow
 def test_sigterm_of_an_nproc_job_stops_every_worker_cleanly(tmp_path):
     """SIGTERM of ``--nproc 2``: the workers unwind (rank 0, which holds the lock, releases
     it: a worker SIGKILLed by the launcher's grace period could not), the job ends with one
-    line and exit 143, and every file parses."""
+    line and exit 143, and every file parses.
+
+    Slow: the default suite checks all of this (lock holder, pinned thread counts, one line,
+    exit 143, lock released, files intact) on its own 2-process job in
+    ``test_distributed.py::test_stopped_job_ends_in_one_line[sigterm]``."""
     run = tmp_path / "ddp"
     args = [*ENDLESS, "--runs-dir", str(tmp_path), "--name", "ddp", "--nproc", "2"]
     job = start(*args, log=tmp_path / "log", GENZOO_DIST_TIMEOUT="3600")
