@@ -105,10 +105,17 @@ def test_cli_train_sample_evaluate(tmp_path, data_dir):
     run = runs / "tiny"
     assert (run / "figures" / "bpd.png").is_file()
     assert (run / "figures" / "samples_T1.png").is_file()
-    r = run_cli("sample", str(run), "-n", "4", "--temperature", "0.7", "--device", "cpu")
-    assert r.returncode == 0, r.stderr
-    r = run_cli("evaluate", str(run), "--dequant-samples", "2", "--device", "cpu")
-    assert r.returncode == 0, r.stderr
+    # sample and evaluate in-process (the subprocess is the point only of `train` here; other
+    # smoke tests run them as subprocesses): two start-ups fewer
+    from genzoo.cli.main import main
+
+    assert main(["sample", str(run), "-n", "4", "--temperature", "0.7", "--device", "cpu"]) == 0
+    threads = torch.get_num_threads()  # --threads 1 sets this process's count
+    try:
+        ev = ["evaluate", str(run), "--dequant-samples", "2", "--device", "cpu", "--threads", "1"]
+        assert main(ev) == 0
+    finally:
+        torch.set_num_threads(threads)
     result = json.loads((run / "eval.json").read_text())
     assert result["dequant_samples"] == 2 and result["bpd"] > result["bpd_iw"] - 1e-9
     assert abs(result["nats"] / (784 * math.log(2)) - result["bpd"]) < 1e-9

@@ -158,7 +158,7 @@ def test_sample_takes_the_declared_option_and_refuses_others(plugin, toy_run, tm
 
 
 def test_evaluate_and_compare(plugin, toy_run):
-    res = run_cli("evaluate", str(toy_run), "--samples", "64", env=plugin["env"])
+    res = run_cli("evaluate", str(toy_run), "--samples", "64", "--threads", "1", env=plugin["env"])
     assert res.returncode == 0, res.stderr[-2000:]
     record = json.loads((toy_run / "eval.json").read_text())
     assert record["family"] == "toy" and record.get("fid") is not None

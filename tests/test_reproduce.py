@@ -27,11 +27,15 @@ COURSE_FIGURES = [
 ]
 FIGURE_FILES = {n: f"figures/fig{n}_{key}_{names}.png" for n, key, names in COURSE_FIGURES}
 
+# one math thread: the default (every core) oversubscribes a shared 2-core machine, where the
+# many small kernels of KID and precision/recall then wait on descheduled threads
+ONE = ("--threads", "1")
+
 
 @pytest.fixture(scope="module")
 def tiny_report(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report")
-    res = run_cli("reproduce", "--preset", "tiny", "--out", str(out), "--quiet", timeout=600)
+    res = run_cli("reproduce", "--preset", "tiny", "--out", str(out), "--quiet", *ONE, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     return out
 
@@ -115,7 +119,7 @@ def test_preset_files_are_checked(tmp_path):
 
 
 def test_rerun_reuses_every_stage(tiny_report):
-    res = run_cli("reproduce", "--preset", "tiny", "--out", str(tiny_report), "--quiet")
+    res = run_cli("reproduce", "--preset", "tiny", "--out", str(tiny_report), "--quiet", *ONE)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.count("reused") == 4
 
@@ -129,7 +133,7 @@ def test_interrupted_stage_resumes(tiny_report, tmp_path):
     state = torch.load(ckpt, weights_only=True)
     state["epochs_done"] = 1  # as if stopped after the first of two epochs
     torch.save(state, ckpt)
-    res = run_cli("reproduce", "--preset", "tiny", "--out", str(out), "--quiet")
+    res = run_cli("reproduce", "--preset", "tiny", "--out", str(out), "--quiet", *ONE)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "gan-mlp: resumed from epoch 1" in res.stdout
 
