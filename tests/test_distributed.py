@@ -55,7 +55,15 @@ def _genzoo(*args: str, torchrun: bool = False, **popen: object) -> subprocess.P
     launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
     cmd = [sys.executable, *(launcher if torchrun else []), "-m", "genzoo", *args]
     popen = {"env": _env(), "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **popen}
+    popen.setdefault("preexec_fn", _ctrl_c_as_at_a_terminal)
     return subprocess.Popen(cmd, text=True, **popen)  # type: ignore[call-overload]
+
+
+def _ctrl_c_as_at_a_terminal() -> None:
+    """SIGINT at its default in the child, as in a job started from a terminal: a test suite
+    started in the background (``cmd &`` in a script) passes on an ignored SIGINT, and the
+    Ctrl-C test's job would then not stop at all."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _steps(run: Path) -> list[dict]:
