@@ -146,7 +146,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "quick": Preset(
         "quick",
-        "under 15 minutes on a 2-core CPU: fewer epochs and samples than the report",
+        "about 20 minutes on a 2-core CPU: fewer epochs and samples than the report",
         _report_stages(
             10,
             15,
