@@ -53,3 +53,25 @@ def test_declared_family_option_is_accepted(tiny_runs, tmp_path):
     argv = ["sample", str(tiny_runs["flow"]), "--temperature", "0.7", "-n", "4", "--out", str(out)]
     assert _exit_code(argv) == 0
     assert out.is_file()
+
+
+def test_evaluate_draws_its_quality_samples_with_the_family_sample_options(tiny_runs, capsys):
+    """``genzoo evaluate FLOW --temperature 0.7``: the quality samples are drawn at that
+    temperature, and eval.json records the sample options it used (they change FID); a GAN run
+    refuses the flow's option in one line."""
+    import json
+
+    flow = tiny_runs["flow"]
+    common = ["--samples", "64", "--threads", "1", "--quiet", "--dequant-samples", "1"]
+    fids = {}
+    for temperature in ("1.0", "0.7"):
+        assert _exit_code(["evaluate", str(flow), "--temperature", temperature, *common]) == 0
+        record = json.loads((flow / "eval.json").read_text())
+        assert record["sample_options"] == {"temperature": float(temperature)}
+        fids[temperature] = record["fid"]
+    assert fids["1.0"] != fids["0.7"]  # the option reached the sampler
+    capsys.readouterr()
+    argv = ["evaluate", str(tiny_runs["gan"]), "--temperature", "0.7", "--threads", "1"]
+    assert _exit_code(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "gan" in err[0] and "--temperature" in err[0], err

@@ -126,10 +126,11 @@ def collect_overrides(ns: argparse.Namespace, names: list[str]) -> dict[str, Any
     return {n: getattr(ns, n) for n in names if hasattr(ns, n)}
 
 
-def add_family_options(parser: argparse.ArgumentParser, what: str) -> list[str]:
+def add_family_options(parser: argparse.ArgumentParser, what: str, purpose: str = "") -> list[str]:
     """Flags for the ``what`` (``sample`` or ``evaluate``) options every family declares, one
-    group per family; returns their names. Which of them apply is known only once the run's
-    family is: ``family_overrides`` then refuses the ones that family does not declare."""
+    group per family (``purpose`` ends each group's title); returns their names. Which of them
+    apply is known only once the run's family is: ``family_overrides`` then refuses the ones
+    that family does not declare."""
     from genzoo.family import family_names, get_family
 
     seen: dict[str, str] = {}
@@ -138,7 +139,7 @@ def add_family_options(parser: argparse.ArgumentParser, what: str) -> list[str]:
         declared = getattr(family, f"{what}_options")
         if not declared:
             continue
-        group = parser.add_argument_group(f"{what} options of the {fam_name} family")
+        group = parser.add_argument_group(f"{what} options of the {fam_name} family{purpose}")
         for opt in declared:
             if opt.name in seen:  # declared by an earlier family too: one flag serves both
                 continue

@@ -39,7 +39,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-quality", action="store_true", help="skip the sample-quality metrics")
     add_runtime_flags(p)
-    p.set_defaults(handler=run, family_options=add_family_options(p, "evaluate"))
+    p.set_defaults(
+        handler=run,
+        family_options=add_family_options(p, "evaluate"),
+        sample_options=add_family_options(p, "sample", " (of the quality samples)"),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,9 +55,10 @@ def run(args: argparse.Namespace) -> int:
     dev = setup_runtime(args.device, args.threads)
     loaded = load_run(args.run, args.checkpoint, dev)
     options = family_overrides(args, args.family_options, loaded.family, "evaluate")
+    sampler = family_overrides(args, args.sample_options, loaded.family, "sample")
     result = evaluate_run(
         loaded, split=args.split, seed=args.seed, samples=args.samples,
-        quality=not args.no_quality, **options,
+        quality=not args.no_quality, sample_options=sampler, **options,
     )  # fmt: skip
     print(json.dumps(result, indent=2))
     print(f"wrote {Path(args.run) / 'eval.json'}")

@@ -122,19 +122,24 @@ def comparison_notes(
         "marked '(bound)'."
         + (f" Here: {', '.join(sorted(v for v in views if v))}." if views else "")
     )
-    protocols = {}
+    protocols, first_ref = {}, None
     for name, ev in evals:
         p = ev.get("quality_protocol")
         if p is not None:
             key = (p.get("samples"), p.get("seed"), p.get("k"), p.get("network_sha256"))
             protocols.setdefault(key, []).append(name)
+            first_ref = first_ref or p.get("reference") or {}
     if protocols:
         (samples, _, k, sha), *_ = protocols
+        dataset = (first_ref or {}).get("dataset") or "mnist"
+        images = (first_ref or {}).get("images")
+        against = f"the {images:,} test images" if images else "the test images"
         notes.append(
             f"FID, KID, precision/recall (k={k}) and class coverage use the penultimate features "
-            f"and predictions of genzoo's own MNIST classifier (sha256 {str(sha)[:12]}...), not "
-            "Inception: they compare across families and with the real-vs-real floor, not with "
-            f"published FIDs. {samples} samples against the 10,000 test images; KID is shown with "
+            f"and predictions of genzoo's own evaluation network for {dataset} (sha256 "
+            f"{str(sha)[:12]}...), not Inception: they compare across families and with the "
+            "real-vs-real floor, not with "
+            f"published FIDs. {samples} samples against {against}; KID is shown with "
             "its std over subsets. Models of binarised data draw binary samples and are measured "
             "against the fixed binarisation of the test set ('quality vs'), the others against "
             "the 8-bit test images; read each against the real-vs-real floor of its reference "

@@ -36,7 +36,9 @@ def _family_metrics(run: Run, data: Any, split: str, seed: int, options: dict) -
     return metrics
 
 
-def _sample_quality(run: Run, cfg: QualityConfig, data: ImageData) -> dict[str, Any]:
+def _sample_quality(
+    run: Run, cfg: QualityConfig, data: ImageData, sample_options: dict[str, Any]
+) -> dict[str, Any]:
     """``evaluation.quality.sample_quality`` of the run's samples, with the evaluation network
     of the run's data set (``evaluation.evaluators``: the shipped one for MNIST, else the one
     cached for the data's content), against the cached test-set reference in the view the run
@@ -44,7 +46,8 @@ def _sample_quality(run: Run, cfg: QualityConfig, data: ImageData) -> dict[str, 
     such a network (unlabelled data, none trained yet, weights refused): ``quality_skipped``
     (a one-line reason, with the command that makes the network where one can be made) and
     ``skipped_metrics``. The protocol's ``reference`` records the data's ``image_size`` and
-    ``image_channels`` too, so the real-vs-real floor loads the same images.
+    ``image_channels`` too, so the real-vs-real floor loads the same images. The samples are
+    drawn with the family's ``sample_options`` (checked; e.g. a diffusion model's ``steps``).
     """
     from genzoo.evaluation.evaluators import find_evaluator
     from genzoo.evaluation.quality import QUALITY_KEYS, sample_quality
@@ -61,7 +64,7 @@ def _sample_quality(run: Run, cfg: QualityConfig, data: ImageData) -> dict[str, 
     reference = reference_features(classifier, source.dataset, "test", view, data=data)
 
     def sample_fn(model: Any, n: int, generator: torch.Generator) -> torch.Tensor:
-        return run.sample(n, generator)
+        return run.sample(n, generator, **sample_options)
 
     result = sample_quality(sample_fn, run.model, classifier, reference, cfg, run.device)
     result["quality_protocol"]["reference"].update(options)
@@ -78,6 +81,7 @@ def evaluate_run(
     samples: int | None = None,
     quality: bool = True,
     data: ImageData | None = None,
+    sample_options: dict[str, Any] | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Metrics of the run on ``split``; writes and returns ``RUN/eval.json``.
@@ -87,17 +91,22 @@ def evaluate_run(
     ``samples`` (default 10,000, or the run's ``limit_eval`` when smaller) are drawn for FID,
     KID, precision/recall and class coverage; likelihoods come under the common names
     ``nll_nats``, ``bpd`` and ``neg_elbo_nats``. ``data``: the images to evaluate on (default:
-    the run's data set, loaded by name).
+    the run's data set, loaded by name). ``sample_options``: the family's declared sample
+    options for the quality samples (default: the family's defaults); eval.json records them
+    all under ``sample_options``, as they change FID and the rest.
     """
     from genzoo.evaluation.quality import QualityConfig
+    from genzoo.family import resolve_options
 
     if samples is not None:
         QualityConfig(samples=samples)  # validates before any slow work
     if not isinstance(run, Run):
         run = load_run(run, checkpoint, device)
+    fam = run.family
+    sampler = resolve_options(fam.name, "sample", fam.sample_options, sample_options or {})
     folder = RunDir.open(run.path)
     with folder.lock():  # one writer: refused at once while the run trains or is evaluated
-        result = _measure(run, folder, split, seed, samples, quality, data, options)
+        result = _measure(run, folder, split, seed, samples, quality, data, options, sampler)
         folder.write_json("eval.json", result)  # atomic
     return result
 
@@ -111,6 +120,7 @@ def _measure(
     quality: bool,
     data: ImageData | None,
     options: dict[str, Any],
+    sampler: dict[str, Any],
 ) -> dict[str, Any]:
     """The ``eval.json`` record of ``evaluate_run``."""
     from genzoo.data.datasets import load_configured
@@ -138,6 +148,8 @@ def _measure(
         **metrics,
     }
     if quality and family.can_sample:
-        result.update(_sample_quality(run, QualityConfig(samples=samples, seed=seed), full))
+        quality_cfg = QualityConfig(samples=samples, seed=seed)
+        result["sample_options"] = sampler
+        result.update(_sample_quality(run, quality_cfg, full, sampler))
     result["eval_time_s"] = time.perf_counter() - start
     return result

@@ -50,18 +50,21 @@ class Run:
         seed: int = 0,
         samples: int | None = None,
         quality: bool = True,
+        sample_options: dict[str, Any] | None = None,
         **options: Any,
     ) -> dict[str, Any]:
         """Metrics on ``split``, written to ``RUN/eval.json`` and returned: the family's own
         (likelihoods under ``nll_nats``, ``bpd``, ``neg_elbo_nats``), plus FID, KID,
         precision/recall and class coverage of ``samples`` samples when ``quality``.
         ``options``: the family's declared evaluate options (e.g. ``k`` for a VAE); anything
-        else is a ``ConfigError``. See ``genzoo.runs.evaluate.evaluate_run``."""
+        else is a ``ConfigError``. ``sample_options``: the family's sample options for the
+        quality samples (e.g. ``{"steps": 20}``). See ``genzoo.runs.evaluate.evaluate_run``."""
         from genzoo.runs.evaluate import evaluate_run
 
         return evaluate_run(
-            self, split=split, seed=seed, samples=samples, quality=quality, **options
-        )
+            self, split=split, seed=seed, samples=samples, quality=quality,
+            sample_options=sample_options, **options,
+        )  # fmt: skip
 
     def metrics(self, steps: bool = False) -> list[dict[str, Any]]:
         """The run's per-epoch records (``metrics.jsonl``), or per-step ones."""
