@@ -112,6 +112,12 @@ def test_preset_files_are_checked(tmp_path):
         check_preset(
             preset_from_dict({**good, "stages": [{**good["stages"][0], "figures": ["bpd"]}]})
         )
+    with pytest.raises(ConfigError, match="vae family has no sample option --temperature"):
+        check_preset(
+            preset_from_dict(
+                {**good, "stages": [{**good["stages"][0], "sample": {"temperature": 0.7}}]}
+            )
+        )
     with pytest.raises(ConfigError, match="missing key.*stages"):
         preset_from_dict({"name": "p"})
     for name in PRESETS:

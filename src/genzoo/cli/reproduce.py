@@ -22,7 +22,8 @@ a preset file (JSON) runs your own stages, of any family, plug-ins included:
 
 required: name, stages (each with key and family). A stage: key (its folder under OUT/runs/),
 family, label (default: key), overrides (training and model settings by field name, as the
-flags of genzoo train), evaluate (the family's evaluate options), figures (names of figures
+flags of genzoo train), evaluate (the family's evaluate options), sample (the family's sample
+options for the quality samples, e.g. {"steps": 20} for diffusion), figures (names of figures
 the family declares, shown in the report with their declared captions; consecutive image
 figures share one figure), reference (metric -> a value to quote beside the final one).
 sections (optional) group stages under one heading and may end with the report's own blocks:

@@ -42,6 +42,7 @@ class Stage:
     label: str
     overrides: dict[str, Any] = field(default_factory=dict)
     evaluate: dict[str, Any] = field(default_factory=dict)  # the family's evaluate options
+    sample: dict[str, Any] = field(default_factory=dict)  # its sample options, quality samples
     figures: tuple[str, ...] = ()
     reference: dict[str, float] = field(default_factory=dict)  # metric -> the course's value
 
@@ -345,7 +346,8 @@ def get_preset(name: str) -> Preset:
 
 def check_preset(preset: Preset) -> None:
     """Refuse, before anything is trained, a stage of an unknown family, a figure its family
-    does not declare, a section extra that does not exist or an evaluate option it lacks."""
+    does not declare, a section extra that does not exist or an evaluate or sample option it
+    lacks."""
     from genzoo.family import get_family, resolve_options
 
     for stage in preset.stages:
@@ -359,6 +361,7 @@ def check_preset(preset: Preset) -> None:
                     f"no figure {name!r} (it has {have})"
                 )
         resolve_options(stage.family, "evaluate", family.evaluate_options, stage.evaluate)
+        resolve_options(stage.family, "sample", family.sample_options, stage.sample)
     for section in preset.sections:
         bad = [e for e in section.extras if e not in EXTRAS]
         if bad:

@@ -90,8 +90,9 @@ def _evaluate(
     if fresh and status == "reused":
         return json.loads(eval_path.read_text()), True
     record = evaluate_run(
-        run_dir, device=device, samples=preset.quality_samples, seed=seed, **stage.evaluate
-    )
+        run_dir, device=device, samples=preset.quality_samples, seed=seed,
+        sample_options=stage.sample, **stage.evaluate,
+    )  # fmt: skip
     return record, False
 
 
