@@ -321,10 +321,12 @@ def pics(tmp_path):
 
 def test_cli_trains_the_network_of_resized_data_that_evaluate_finds(pics, cache, capsys):
     from genzoo.cli.main import main
+    from genzoo.config import DataConfig
     from genzoo.data import load_dataset
 
     small = load_dataset(pics, image_size=16, channels=1)  # as a run with SMALL loads it
-    net, reason = find_evaluator(small, dataset=pics, image_size=16, image_channels=1)
+    source = DataConfig(pics, image_size=16, image_channels=1)  # a run's config.data
+    net, reason = find_evaluator(small, source=source)
     assert net is None and f"--dataset {shlex.quote(pics)} {' '.join(SMALL)}" in reason
     fast = ["--epochs", "1", "--batch-size", "16", "--threads", "1"]
     assert main(["evaluator", "train", "--dataset", pics, *SMALL, *fast]) == 0

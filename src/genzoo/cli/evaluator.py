@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from genzoo.cli.args import add_config_flags, collect_overrides
 
 if TYPE_CHECKING:
-    from genzoo.data import ImageData
+    from genzoo.config import DataConfig
 
 __all__ = ["add_parser"]
 
@@ -87,10 +87,10 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _info_data(args: argparse.Namespace, record: dict[str, Any] | None = None) -> ImageData:
-    """The data ``info`` looks at: ``--dataset`` with ``--image-size``/``--image-channels``,
-    else the data set the network's ``record`` was trained on, loaded as it was."""
-    from genzoo.data import load_dataset
+def _info_source(args: argparse.Namespace, record: dict[str, Any] | None = None) -> DataConfig:
+    """How ``info`` loads the data it looks at: ``--dataset`` with ``--image-size`` and
+    ``--image-channels``, else as the network's ``record`` was trained on."""
+    from genzoo.config import DataConfig
 
     if args.dataset is not None:
         name, size, channels = args.dataset, args.image_size, args.image_channels
@@ -98,18 +98,18 @@ def _info_data(args: argparse.Namespace, record: dict[str, Any] | None = None) -
         made = (record or {}).get("train_config") or {}
         name = (record or {}).get("dataset", "mnist")
         size, channels = made.get("image_size"), made.get("image_channels")
-    return load_dataset(name, args.data_dir, image_size=size, channels=channels)
+    return DataConfig(name, args.data_dir, size, channels)
 
 
 def _weights_of(args: argparse.Namespace) -> Path | None:
     """The weights file ``info`` shows: given, the data set's, or ``None`` (shipped)."""
     if args.weights is not None or args.dataset is None:
         return args.weights
+    from genzoo.data.datasets import load_configured
     from genzoo.evaluation.evaluators import load_evaluator
 
-    options = {"image_size": args.image_size, "image_channels": args.image_channels}
-    net = load_evaluator(_info_data(args), "cpu", args.dataset, args.data_dir, **options)
-    return net.weights_path
+    source = _info_source(args)
+    return load_evaluator(load_configured(source), "cpu", source).weights_path
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -127,8 +127,10 @@ def run_info(args: argparse.Namespace) -> int:
         from genzoo.evaluation.train_classifier import accuracy
 
         setup_runtime("cpu", args.threads)
+        from genzoo.data.datasets import load_configured
+
         model = load_classifier(weights)
-        data = _info_data(args, record)
+        data = load_configured(_info_source(args, record))
         acc = accuracy(model, data.view("test", "unit"), data.labels["test"])
         print(f"test accuracy (measured now): {acc:.4f}")
     return 0

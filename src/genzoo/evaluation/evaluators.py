@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -27,6 +27,9 @@ from genzoo.data.datasets import ImageData
 from genzoo.data.fetch import cache_dir
 from genzoo.errors import CheckpointError, ConfigError, GenzooError
 from genzoo.evaluation.classifier import EvalClassifier, classifier_record, load_classifier
+
+if TYPE_CHECKING:
+    from genzoo.config import DataConfig
 
 __all__ = [
     "SHIPPED_DATASET",
@@ -46,22 +49,19 @@ def evaluator_path(content_hash: str) -> Path:
     return cache_dir() / "evaluators" / content_hash / "evaluator.pt"
 
 
-def train_command(
-    dataset: str,
-    data_dir: str | None = None,
-    *,
-    image_size: int | None = None,
-    image_channels: int | None = None,
-) -> str:
-    """The command that makes the evaluation network of data set ``dataset``, loaded with
-    ``image_size`` and ``image_channels`` (None: as found) as the run loads it."""
-    words = ["genzoo evaluator train --dataset", shlex.quote(dataset)]
-    if image_size is not None:
-        words.append(f"--image-size {image_size}")
-    if image_channels is not None:
-        words.append(f"--image-channels {image_channels}")
-    if data_dir:
-        words.append(f"--data-dir {shlex.quote(str(data_dir))}")
+def train_command(source: DataConfig | str) -> str:
+    """The command that makes the evaluation network of the data that ``source`` loads: a
+    run's ``DataConfig`` (name, folder, ``image_size``, ``image_channels``), or a name alone."""
+    name = source if isinstance(source, str) else source.dataset
+    words = ["genzoo evaluator train --dataset", shlex.quote(name)]
+    if isinstance(source, str):
+        return " ".join(words)
+    if source.image_size is not None:
+        words.append(f"--image-size {source.image_size}")
+    if source.image_channels is not None:
+        words.append(f"--image-channels {source.image_channels}")
+    if source.data_dir:
+        words.append(f"--data-dir {shlex.quote(str(source.data_dir))}")
     return " ".join(words)
 
 
@@ -83,23 +83,16 @@ def _check_record(record: dict[str, Any], data: ImageData, path: Path) -> None:
 
 
 def load_evaluator(
-    data: ImageData,
-    device: str | torch.device = "cpu",
-    dataset: str | None = None,
-    data_dir: str | None = None,
-    *,
-    image_size: int | None = None,
-    image_channels: int | None = None,
+    data: ImageData, device: str | torch.device = "cpu", source: DataConfig | None = None
 ) -> EvalClassifier:
     """The evaluation network of ``data`` (the full data set, not a subset): the shipped one
-    for MNIST, else the verified cached one. ``dataset``, ``data_dir``, ``image_size``,
-    ``image_channels``: what ``data`` was loaded from and how, for the messages (default
-    ``data.name``, as found).
+    for MNIST, else the verified cached one. ``source``: how ``data`` was loaded (a run's
+    ``config.data``), for the messages (default: ``data.name``, as found).
 
     Raises ``CheckpointError`` (none, or made for other data; the message says how to make
     it), ``ChecksumError`` (modified weights) or ``ConfigError`` (no class labels).
     """
-    name = dataset or data.name
+    name = source.dataset if source is not None else data.name
     if len(data.classes) < 2:
         raise ConfigError(
             f"{name} has no class labels, so no evaluation network: "
@@ -108,11 +101,10 @@ def load_evaluator(
     if uses_shipped(data):
         return load_classifier(device=device)
     path = evaluator_path(data.content_hash())
-    options = {"image_size": image_size, "image_channels": image_channels}
     if not path.is_file():
         raise CheckpointError(
             f"no evaluation network for {name} (data {data.content_hash()[:12]}): "
-            f"make it with `{train_command(name, data_dir, **options)}`"
+            f"make it with `{train_command(source or name)}`"
         )
     _check_record(classifier_record(path), data, path)
     return load_classifier(path, device)
@@ -121,20 +113,15 @@ def load_evaluator(
 def find_evaluator(
     data: ImageData,
     device: str | torch.device = "cpu",
-    dataset: str | None = None,
-    data_dir: str | None = None,
+    source: DataConfig | None = None,
     shape: tuple[int, int, int] | None = None,
-    *,
-    image_size: int | None = None,
-    image_channels: int | None = None,
 ) -> tuple[EvalClassifier | None, str]:
     """``(network, "")`` as ``load_evaluator``, or ``(None, one-line reason)`` that ends,
     where a network can be made, with the command that makes it. ``shape``: the images it
     will see (a run's), when they may differ from ``data``'s; another shape is a reason."""
-    name = dataset or data.name
-    options = {"image_size": image_size, "image_channels": image_channels}
+    name = source.dataset if source is not None else data.name
     try:
-        net = load_evaluator(data, device, name, data_dir, **options)
+        net = load_evaluator(data, device, source)
         if shape is None or tuple(net.arch.shape) == tuple(shape):
             return net, ""
         have, got = ("x".join(map(str, s)) for s in (net.arch.shape, shape))
@@ -142,5 +129,5 @@ def find_evaluator(
     except GenzooError as exc:
         reason = str(exc)
     if len(data.classes) >= 2 and "genzoo evaluator train" not in reason:
-        reason += f"; make it anew with `{train_command(name, data_dir, **options)}`"
+        reason += f"; make it anew with `{train_command(source or name)}`"
     return None, reason

@@ -25,13 +25,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from genzoo.config import (
+    DataConfig,
     check_fields,
     check_image_channels,
     image_channels_opt,
     image_size_opt,
     opt,
 )
-from genzoo.data import EpochBatches, ImageData, load_dataset
+from genzoo.data import EpochBatches, ImageData
+from genzoo.data.datasets import load_configured
 from genzoo.errors import ConfigError
 from genzoo.evaluation.classifier import ClassifierArch, EvalClassifier, save_classifier
 from genzoo.seeding import derive_seed, make_generator
@@ -75,6 +77,11 @@ class EvaluatorConfig:
     def __post_init__(self) -> None:
         check_fields(self)
         check_image_channels(self.image_channels)
+
+    def source(self, data_dir: str | None = None) -> DataConfig:
+        """How the data set is loaded: as a run with the same ``--dataset``, ``--image-size``
+        and ``--image-channels`` loads it (so with the same content hash)."""
+        return DataConfig(self.dataset, data_dir, self.image_size, self.image_channels)
 
 
 def augment(x: Tensor, cfg: EvaluatorConfig, generator: torch.Generator) -> Tensor:
@@ -138,11 +145,8 @@ def _command(cfg: EvaluatorConfig) -> str:
 
 
 def load_evaluator_data(cfg: EvaluatorConfig, data_dir: str | None = None) -> ImageData:
-    """The data set ``cfg`` trains on, resized and converted as a run with the same
-    ``--image-size`` and ``--image-channels`` loads it (so with the same content hash)."""
-    return load_dataset(
-        cfg.dataset, data_dir, image_size=cfg.image_size, channels=cfg.image_channels
-    )
+    """The data set ``cfg`` trains on, loaded by ``source`` (so with a run's content hash)."""
+    return load_configured(cfg.source(data_dir))
 
 
 def _labelled(data: ImageData) -> ImageData:

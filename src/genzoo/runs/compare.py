@@ -74,7 +74,8 @@ def floors_for(
     network that ``evaluate`` uses for that data (``load_evaluator``: keyed by the data's
     content hash), so a record made with another network gets the table's warning.
     """
-    from genzoo.data.datasets import load_dataset
+    from genzoo.config import DataConfig
+    from genzoo.data.datasets import load_configured
     from genzoo.evaluation.evaluators import load_evaluator
     from genzoo.evaluation.floor import real_floor
     from genzoo.evaluation.quality import QualityConfig
@@ -85,21 +86,23 @@ def floors_for(
     first = protocols[0]
     cfg = QualityConfig(**{k: first[k] for k in _PROTOCOL_FIELDS if k in first})
     reference = first.get("reference") or {}
-    dataset = reference.get("dataset", "mnist")
-    options = {k: reference.get(k) for k in ("image_size", "image_channels")}
+    source = DataConfig(
+        dataset=reference.get("dataset", "mnist"),
+        data_dir=None if data_dir is None else str(data_dir),
+        image_size=reference.get("image_size"),
+        image_channels=reference.get("image_channels"),
+    )
     if views is None:
         views = list(
             dict.fromkeys((p.get("reference") or {}).get("view", "unit") for p in protocols)
         )
-    data_dir = None if data_dir is None else str(data_dir)
-    size, channels = options["image_size"], options["image_channels"]
-    data = load_dataset(dataset, data_dir, image_size=size, channels=channels)  # all of it
+    data = load_configured(source)  # all of it
     try:
-        classifier = load_evaluator(data, device, dataset, data_dir, **options)  # as evaluate
+        classifier = load_evaluator(data, device, source)  # as evaluate
     except GenzooError as exc:
         warnings.warn(f"no real-vs-real floor: {exc}", stacklevel=2)
         return []
-    return [real_floor(classifier, dataset, cfg, data, view) for view in views]
+    return [real_floor(classifier, source.dataset, cfg, data, view) for view in views]
 
 
 @dataclass(frozen=True)

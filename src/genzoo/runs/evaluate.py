@@ -54,10 +54,7 @@ def _sample_quality(
     from genzoo.evaluation.reference import reference_features, reference_view
 
     source = run.config.data  # how ``data`` (all of it) was loaded
-    options = {"image_size": source.image_size, "image_channels": source.image_channels}
-    classifier, reason = find_evaluator(
-        data, run.device, source.dataset, source.data_dir, run.config.shape, **options
-    )
+    classifier, reason = find_evaluator(data, run.device, source, run.config.shape)
     if classifier is None:
         return {"quality_skipped": reason, "skipped_metrics": [*QUALITY_KEYS, "class_shares"]}
     view = reference_view(run.family.data_view(run.config.model))
@@ -67,7 +64,8 @@ def _sample_quality(
         return run.sample(n, generator, **sample_options)
 
     result = sample_quality(sample_fn, run.model, classifier, reference, cfg, run.device)
-    result["quality_protocol"]["reference"].update(options)
+    sizes = {"image_size": source.image_size, "image_channels": source.image_channels}
+    result["quality_protocol"]["reference"].update(sizes)
     return result
 
 

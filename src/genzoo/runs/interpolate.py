@@ -36,10 +36,7 @@ def load_classifier_or_reason(run: Run | None = None) -> tuple[Any, str]:
         from genzoo.data.datasets import load_configured
 
         source = run.config.data
-        net, reason = find_evaluator(
-            load_configured(source), "cpu", source.dataset, source.data_dir, run.config.shape,
-            image_size=source.image_size, image_channels=source.image_channels,
-        )  # fmt: skip
+        net, reason = find_evaluator(load_configured(source), "cpu", source, run.config.shape)
         return net, reason and f"evaluation classifier unavailable ({reason})"
     except (GenzooError, OSError, RuntimeError) as exc:
         return None, f"evaluation classifier unavailable ({exc})"
