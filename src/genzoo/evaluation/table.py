@@ -122,7 +122,8 @@ def comparison_notes(
         "marked '(bound)'."
         + (f" Here: {', '.join(sorted(v for v in views if v))}." if views else "")
     )
-    protocols, first_ref = {}, None
+    protocols: dict[tuple, list[str]] = {}
+    first_ref: dict[str, Any] = {}  # the first record's reference: which data, how many images
     for name, ev in evals:
         p = ev.get("quality_protocol")
         if p is not None:
@@ -131,16 +132,16 @@ def comparison_notes(
             first_ref = first_ref or p.get("reference") or {}
     if protocols:
         (samples, _, k, sha), *_ = protocols
-        dataset = (first_ref or {}).get("dataset") or "mnist"
-        images = (first_ref or {}).get("images")
+        dataset = first_ref.get("dataset") or "mnist"
+        images = first_ref.get("images")
         against = f"the {images:,} test images" if images else "the test images"
         notes.append(
             f"FID, KID, precision/recall (k={k}) and class coverage use the penultimate features "
             f"and predictions of genzoo's own evaluation network for {dataset} (sha256 "
             f"{str(sha)[:12]}...), not Inception: they compare across families and with the "
-            "real-vs-real floor, not with "
-            f"published FIDs. {samples} samples against {against}; KID is shown with "
-            "its std over subsets. Models of binarised data draw binary samples and are measured "
+            f"real-vs-real floor, not with published FIDs. {samples} samples against {against}; "
+            "KID is shown with its std over subsets. Models of binarised data draw binary "
+            "samples and are measured "
             "against the fixed binarisation of the test set ('quality vs'), the others against "
             "the 8-bit test images; read each against the real-vs-real floor of its reference "
             "(the best a model can be expected to reach)."
