@@ -7,12 +7,14 @@ family that exists only in this file), on tiny data with one thread each.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -428,13 +430,24 @@ def _toy_run(run_dir: Path) -> None:
     fit(make_config("toy2", log_every=1), run_dir, device="cpu", data=_toy_data(), quiet=True)
 
 
-def _toy_worker(rank: int, world: int, store: str, run_dir: str) -> None:
+@contextlib.contextmanager
+def _process_group(rank: int, world: int, store: str) -> Iterator[None]:
+    """A gloo group for an ``mp.spawn`` worker, left as ``genzoo train --nproc`` leaves it: a
+    barrier first, so that no rank exits while another still runs. Without it a rank that
+    finished first was, now and then, killed by SIGABRT at exit ("terminate called without an
+    active exception", 1 job in ~15 here; the CI failure of b1995b0)."""
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     try:
-        _toy_run(Path(run_dir))
+        yield
+        dist.barrier()
     finally:
         dist.destroy_process_group()
+
+
+def _toy_worker(rank: int, world: int, store: str, run_dir: str) -> None:
+    with _process_group(rank, world, store):
+        _toy_run(Path(run_dir))
 
 
 def test_toy_two_networks_two_processes_match_one_exactly(tmp_path):
@@ -601,13 +614,9 @@ def _agree_run(name: str, run_dir: Path, rank: int, world: int) -> None:
 
 
 def _agree_worker(rank: int, world: int, store: str, root: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
-    try:
+    with _process_group(rank, world, store):
         for name in AGREE:
             _agree_run(name, Path(root) / name, rank, world)
-    finally:
-        dist.destroy_process_group()
 
 
 @pytest.fixture(scope="module")
