@@ -19,7 +19,8 @@ def tiny_runs(tmp_path_factory, data_dir):
     root = tmp_path_factory.mktemp("cli-options")
     threads = torch.get_num_threads()  # --threads 1 sets this process's count
     try:
-        for family, extra in (("gan", ()), ("vae", ("--hidden", "32")), ("flow", ())):
+        vae = ("--hidden", "32", "--keep-epochs", "1")
+        for family, extra in (("gan", ()), ("vae", vae), ("flow", ())):
             argv = ["train", family, *TINY, *extra, "--runs-dir", str(root), "--name", family]
             assert main(argv) == 0, family
     finally:
@@ -75,3 +76,26 @@ def test_evaluate_draws_its_quality_samples_with_the_family_sample_options(tiny_
     assert _exit_code(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "gan" in err[0] and "--temperature" in err[0], err
+
+
+def test_evaluate_a_kept_epoch_into_its_own_record(tiny_runs, capsys):
+    """``--checkpoint epoch1`` (kept by ``--keep-epochs 1``) writes ``eval_epoch001.json`` with
+    the training seconds of that epoch; ``--images`` limits the family's metrics; an epoch
+    that was not kept is one line and exit 1, a malformed name exit 2."""
+    import json
+
+    from genzoo.training.rundir import RunDir
+
+    vae = tiny_runs["vae"]
+    args = ["--images", "32", "--k", "4", "--naive-examples", "0", "--no-quality", "--quiet"]
+    capsys.readouterr()
+    assert _exit_code(["evaluate", str(vae), "--checkpoint", "epoch1", *args]) == 0
+    assert capsys.readouterr().out.strip().endswith("eval_epoch001.json")
+    record = json.loads((vae / "eval_epoch001.json").read_text())
+    assert record["checkpoint_epoch"] == 1 and record["examples"] == 32
+    assert record["train_time_s"] == RunDir(vae).train_seconds(1) > 0
+    assert _exit_code(["evaluate", str(vae), "--checkpoint", "epoch3", *args]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not kept" in err[0], err
+    assert _exit_code(["sample", str(vae), "--checkpoint", "newest"]) == 2
+    assert "epochE" in capsys.readouterr().err

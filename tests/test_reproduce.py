@@ -26,6 +26,8 @@ COURSE_FIGURES = [
     (8, "flow-mlp", "samples_T1"),
 ]
 FIGURE_FILES = {n: f"figures/fig{n}_{key}_{names}.png" for n, key, names in COURSE_FIGURES}
+# then quality against training time, from the checkpoints the tiny stages keep
+TIMELINE = "figures/fig9_time_to_quality.png"
 
 # one math thread: the default (every core) oversubscribes a shared 2-core machine, where the
 # many small kernels of KID and precision/recall then wait on descheduled threads
@@ -48,8 +50,9 @@ def test_every_figure_and_both_reports_exist_and_are_referenced(tiny_report):
         assert path.is_file() and path.stat().st_size > 1000, rel
         assert f"]({rel})" in md and f"Figure {n}." in md
     # every image of the HTML is embedded (self-contained), one per figure
+    assert (tiny_report / TIMELINE).is_file() and f"]({TIMELINE})" in md
     srcs = re.findall(r'<img [^>]*src="([^"]+)"', html)
-    assert len(srcs) == len(FIGURE_FILES) and all(
+    assert len(srcs) == len(FIGURE_FILES) + 1 and all(
         s.startswith("data:image/png;base64,") for s in srcs
     )
     for needle in ("1.4", "1.5", "Comparison across families", "real 8-bit", "Environment"):
@@ -94,7 +97,8 @@ def test_sections_follow_the_stages_in_the_preset(tiny_report, tmp_path):
     assert "## 1 Variational autoencoders" in md and "## 2 Flow (MLP coupling)" in md
     assert "adversarial" not in md and "interpolations" not in md
     assert "## 3 Comparison across families" in md and "## 4 Environment" in md
-    assert [f.label for f in doc.figures()] == [f"Figure {n}" for n in range(1, 5)]
+    assert [f.label for f in doc.figures()] == [f"Figure {n}" for n in range(1, 6)]
+    assert doc.figures()[-1].path.name == "fig5_time_to_quality.png"
     assert "### 1.4" in md  # the z=2 VAE's eval.json has the naive estimate too
 
 
@@ -122,6 +126,34 @@ def test_preset_files_are_checked(tmp_path):
         preset_from_dict({"name": "p"})
     for name in PRESETS:
         check_preset(PRESETS[name])
+
+
+def test_kept_checkpoints_give_quality_against_training_time(tiny_report):
+    """Each tiny stage keeps two epochs' checkpoints; each is evaluated into its own record
+    at the training seconds of its epoch, and the figure has a line per stage and metric."""
+    import json
+
+    from genzoo.runs.timeline import quality_over_time
+    from genzoo.training.rundir import RunDir
+
+    for key, kept in (("vae-z20", [1, 2]), ("gan-mlp", [0, 2]), ("flow-mlp", [1, 2])):
+        run = RunDir(tiny_report / "runs" / key)
+        assert run.kept_epochs() == kept
+        records = run.kept_evaluations()
+        assert [r["checkpoint_epoch"] for r in records] == kept
+        assert [r["train_time_s"] for r in records] == [run.train_seconds(e) for e in kept]
+        assert records[0]["train_time_s"] < records[1]["train_time_s"]
+        assert all(r["quality_protocol"]["samples"] == 100 for r in records)
+        final = json.loads((run.path / "eval.json").read_text())
+        assert final["quality_protocol"]["samples"] == 200  # the run's own record untouched
+    runs = [(k, tiny_report / "runs" / k) for k in ("vae-z20", "gan-mlp", "flow-mlp")]
+    panels = dict(quality_over_time(runs))
+    assert set(panels["FID (genzoo features)"]) == {"vae-z20", "gan-mlp", "flow-mlp"}
+    assert set(panels["-log p(x), nats (binarised test set)"]) == {"vae-z20"}
+    assert set(panels["bits/dim (8-bit test set)"]) == {"flow-mlp"}
+    assert panels["FID (genzoo features)"]["gan-mlp"][0][0] == 0.0  # the untrained GAN: 0 min
+    md = (tiny_report / "report.md").read_text()
+    assert "Quality against training time" in md and "100 samples" in md
 
 
 def test_rerun_reuses_every_stage(tiny_report):

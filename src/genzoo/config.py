@@ -138,6 +138,9 @@ class TrainConfig:
     sample_epochs: tuple[int, ...] = opt(
         (), "epochs at which families draw figures (0: untrained)", ge=0
     )
+    keep_epochs: tuple[int, ...] = opt(
+        (), "also keep these epochs' checkpoints (0: untrained), e.g. for quality over time", ge=0
+    )
     limit_train: int | None = opt(None, "train on the first N images only (none: all)", ge=1)
     limit_eval: int | None = opt(None, "validate/test on the first N images only (none: all)", ge=1)
     log_every: int = opt(50, "steps between lines of the per-step log (0: off)", ge=0)

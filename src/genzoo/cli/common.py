@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 __all__ = [
+    "add_checkpoint_flag",
     "add_runtime_flags",
     "pin_math_threads",
     "stop_on_sigterm",
@@ -24,6 +25,22 @@ __all__ = [
 # differs in the last digits; fixed thread counts make reruns on one machine bit-identical.
 PINNED = {"MKL_DYNAMIC": "FALSE", "OMP_DYNAMIC": "FALSE"}
 _RECEIVED: list[int] = []  # the signals ``stop_on_sigterm`` turned into ``Terminated``
+
+
+def _checkpoint_name(text: str) -> str:
+    """``best``, ``last`` or a kept epoch ``epochE``, else an argparse error (exit 2)."""
+    if text in ("best", "last") or (text.startswith("epoch") and text[5:].isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"expected best, last or epochE (e.g. epoch5), got {text!r}")
+
+
+def add_checkpoint_flag(parser: argparse.ArgumentParser) -> None:
+    """``--checkpoint best|last|epochE``."""
+    parser.add_argument(
+        "--checkpoint", type=_checkpoint_name, default="best", metavar="{best,last,epochE}",
+        help="which checkpoint: best (else last), last, or epoch E's when training kept it "
+        "(--keep-epochs) (default: best)",
+    )  # fmt: skip
 
 
 def add_runtime_flags(parser: argparse.ArgumentParser) -> None:

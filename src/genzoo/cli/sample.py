@@ -10,6 +10,7 @@ __all__ = ["add_parser"]
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from genzoo.cli.args import add_family_options
+    from genzoo.cli.common import add_checkpoint_flag
 
     p = sub.add_parser(
         "sample",
@@ -21,10 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", type=int, default=64, help="number of samples (default: 64)")
     p.add_argument("--out", default=None, help="PNG file (default: RUN/figures/samples.png)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
-    p.add_argument(
-        "--checkpoint", choices=["best", "last"], default="best",
-        help="which checkpoint (default: best, else last)",
-    )  # fmt: skip
+    add_checkpoint_flag(p)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     p.set_defaults(handler=run, family_options=add_family_options(p, "sample"))
 

@@ -64,6 +64,10 @@ class Preset:
     description: str
     stages: tuple[Stage, ...]
     quality_samples: int = 10_000  # samples per model for FID/KID/precision/recall/coverage
+    # checkpoints a stage keeps (its ``keep_epochs``) are evaluated with these many samples and
+    # test images for the quality-against-training-time figure
+    timeline_samples: int = 2000
+    timeline_images: int = 1000
     interpolation_rows: int = 6
     kl_mc_samples: int = 1_000_000  # Monte Carlo draws for the KL examples
     data_limits: dict[str, int] = field(default_factory=dict)  # limit_train / limit_eval
@@ -134,12 +138,14 @@ PRESETS: dict[str, Preset] = {
             k=8,
             sample_epochs={"vae": (0, 2), "vae-z2": (0, 1, 2), "gan": (0, 2), "flow": (0, 2)},
             extra={
-                "vae": {"hidden": 32, "batch_size": 50},
-                "gan": {"batch_size": 50, "log_every": 2},
-                "flow": {"hidden": 32, "pairs": 1, "batch_size": 50},
+                "vae": {"hidden": 32, "batch_size": 50, "keep_epochs": (1, 2)},
+                "gan": {"batch_size": 50, "log_every": 2, "keep_epochs": (0, 2)},
+                "flow": {"hidden": 32, "pairs": 1, "batch_size": 50, "keep_epochs": (1, 2)},
             },
         ),
         quality_samples=200,
+        timeline_samples=100,
+        timeline_images=100,
         interpolation_rows=2,
         kl_mc_samples=10_000,
         data_limits={"limit_train": 300, "limit_eval": 200},

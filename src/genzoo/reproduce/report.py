@@ -279,6 +279,30 @@ def _comparison(b: _Builder, results: list[dict[str, Any]], floors: list[dict[st
     )
 
 
+def _timeline(b: _Builder, results: list[dict[str, Any]]) -> None:
+    """Quality against training time from the checkpoints the stages kept (none: no figure)."""
+    from genzoo.runs.timeline import protocol, quality_over_time
+
+    runs = [(r["stage"].label, r["run"]) for r in results]
+    panels = quality_over_time(runs)
+    if not panels:
+        return
+    caption = (
+        "Quality against training time: each point is a checkpoint kept during training "
+        f"(--keep-epochs), evaluated with {protocol(runs)} (FID) and on the first "
+        f"{b.preset.timeline_images:,} test images (likelihoods), at the training seconds "
+        "that produced it (this machine; reused stages keep their recorded times). FIDs from "
+        "fewer samples sit above those of the table; binarised and 8-bit likelihoods are "
+        "shown apart. Lower is better in every panel."
+    )
+
+    def draw(path: Path) -> Path:
+        titles = [t for t, _ in panels]
+        return line_plot([lines for _, lines in panels], path, titles=titles, xlabel="minutes")
+
+    b.figure("time_to_quality", draw, caption)
+
+
 def _environment(preset: Preset, env: dict[str, Any]) -> Code:
     return Code(
         f"genzoo {env.get('genzoo')}, torch {torch.__version__}, python {sys.version.split()[0]}"
@@ -315,5 +339,6 @@ def build_report(
             _EXTRAS[extra](b, stages)
     b.section += 1
     _comparison(b, results, floors)
+    _timeline(b, results)
     doc.add(Heading(f"{b.section + 1} Environment"), _environment(preset, env))
     return doc

@@ -96,6 +96,19 @@ def _evaluate(
     return record, False
 
 
+def _evaluate_kept(
+    stage: Stage, preset: Preset, run_dir: Path, device: torch.device, seed: int
+) -> None:
+    """The checkpoints the stage kept (``keep_epochs``), for the time-to-quality figure; those
+    evaluated since they were written are reused."""
+    from genzoo.runs.timeline import evaluate_kept
+
+    evaluate_kept(
+        run_dir, device=device, samples=preset.timeline_samples, images=preset.timeline_images,
+        seed=seed, sample_options=stage.sample, **stage.evaluate,
+    )  # fmt: skip
+
+
 def _record_times(
     timings: dict[str, Any], path: Path, key: str, status: str, times: tuple[float, float | None]
 ) -> dict[str, Any]:
@@ -151,6 +164,7 @@ def run_stages(
             train_s = time.perf_counter() - t0
             t1 = time.perf_counter()
             record, reused = _evaluate(stage, preset, run_dir, status, device, seed)
+            _evaluate_kept(stage, preset, run_dir, device, seed)
             eval_s = time.perf_counter() - t1
         times = (train_s, None if reused else eval_s)
         entry = _record_times(timings, timing_path, stage.key, status, times)

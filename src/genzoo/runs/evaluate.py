@@ -80,12 +80,16 @@ def evaluate_run(
     quality: bool = True,
     data: ImageData | None = None,
     sample_options: dict[str, Any] | None = None,
+    images: int | None = None,
     **options: Any,
 ) -> dict[str, Any]:
-    """Metrics of the run on ``split``; writes and returns ``RUN/eval.json``.
+    """Metrics of the run on ``split``; writes and returns ``RUN/eval.json`` (for a kept epoch's
+    checkpoint, ``checkpoint="epochE"``: ``RUN/eval_epoch{E:03d}.json``).
 
     ``run``: a loaded ``Run`` or a run folder (then ``checkpoint`` and ``device`` say what to
-    load). ``options``: the family's declared evaluate options (``k`` for a VAE, ...).
+    load; with a loaded ``Run``, ``checkpoint`` names only the record). ``images``: evaluate the
+    family's metrics on the first N images of ``split`` only (default: all, or the run's
+    ``limit_eval``). ``options``: the family's declared evaluate options (``k`` for a VAE, ...).
     ``samples`` (default 10,000, or the run's ``limit_eval`` when smaller) are drawn for FID,
     KID, precision/recall and class coverage; likelihoods come under the common names
     ``nll_nats``, ``bpd`` and ``neg_elbo_nats``. ``data``: the images to evaluate on (default:
@@ -93,19 +97,24 @@ def evaluate_run(
     options for the quality samples (default: the family's defaults); eval.json records them
     all under ``sample_options``, as they change FID and the rest.
     """
+    from genzoo.errors import ConfigError
     from genzoo.evaluation.quality import QualityConfig
     from genzoo.family import resolve_options
 
     if samples is not None:
         QualityConfig(samples=samples)  # validates before any slow work
+    if images is not None and images < 1:
+        raise ConfigError(f"images must be >= 1, got {images}")
     if not isinstance(run, Run):
         run = load_run(run, checkpoint, device)
     fam = run.family
     sampler = resolve_options(fam.name, "sample", fam.sample_options, sample_options or {})
     folder = RunDir.open(run.path)
     with folder.lock():  # one writer: refused at once while the run trains or is evaluated
-        result = _measure(run, folder, split, seed, samples, quality, data, options, sampler)
-        folder.write_json("eval.json", result)  # atomic
+        result = _measure(
+            run, folder, split, seed, samples, quality, data, options, sampler, images
+        )
+        folder.write_json(folder.eval_name(checkpoint), result)  # atomic
     return result
 
 
@@ -119,6 +128,7 @@ def _measure(
     data: ImageData | None,
     options: dict[str, Any],
     sampler: dict[str, Any],
+    images: int | None,
 ) -> dict[str, Any]:
     """The ``eval.json`` record of ``evaluate_run``."""
     from genzoo.data.datasets import load_configured
@@ -130,8 +140,9 @@ def _measure(
     if data is None:
         data = load_configured(cfg.data)
     full = data  # the evaluation network is keyed by the whole data set's content
-    if cfg.train.limit_eval is not None:
-        data = data.subset({"val": cfg.train.limit_eval, "test": cfg.train.limit_eval})
+    limit = min((n for n in (cfg.train.limit_eval, images) if n is not None), default=None)
+    if limit is not None:
+        data = data.subset({"val": limit, "test": limit})
     start = time.perf_counter()
     metrics = _family_metrics(run, data, split, seed, options)
     view = family.data_view(cfg.model)
@@ -142,7 +153,7 @@ def _measure(
         "split": split,
         "checkpoint_epoch": run.epochs_done,
         "parameters": sum(p.numel() for p in run.model.parameters()),
-        "train_time_s": sum(r.get("time_s", 0.0) for r in folder.read_timings()),
+        "train_time_s": folder.train_seconds(run.epochs_done),  # of the evaluated weights
         **metrics,
     }
     if quality and family.can_sample:

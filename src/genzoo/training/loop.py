@@ -385,6 +385,11 @@ class _Trainer:
         }
 
     # one epoch ------------------------------------------------------------------------------
+    def keep_untrained(self) -> None:
+        """``checkpoints/epoch000.pt`` when ``keep_epochs`` has 0 (the untrained model)."""
+        if 0 in self.cfg.train.keep_epochs and self.run is not None and self.main:
+            save_checkpoint(self.run.kept(0), self.checkpoint_state(0, 0))
+
     def train_epoch(self, epoch: int) -> None:
         """Train epoch ``epoch`` (from a saved mid-epoch point when there is one), validate,
         write its records and checkpoints and, at a sample epoch, its figures."""
@@ -486,6 +491,8 @@ class _Trainer:
             save_checkpoint(self.run.last, self.checkpoint_state(epoch, 0))
             if improved:
                 save_checkpoint(self.run.best, self.checkpoint_state(epoch, 0))
+            if epoch in tc.keep_epochs:
+                save_checkpoint(self.run.kept(epoch), self.checkpoint_state(epoch, 0))
         if self.main:
             prog.line(
                 f"epoch {epoch}/{tc.epochs}  train {format_metrics(train_terms)}  |  "
@@ -522,6 +529,7 @@ def fit(
         t = _Trainer.setup(cfg, run_dir, resume, dev, data, env, wrap_model, lock)
         t.bar = (not quiet and os.isatty(2)) if progress_bar is None else progress_bar
         if t.counters.epochs_done == 0 and t.counters.batches_done == 0:
+            t.keep_untrained()
             t.figures.epoch_end(0)
         for epoch in range(t.counters.epochs_done + 1, t.cfg.train.epochs + 1):
             t.train_epoch(epoch)

@@ -1,5 +1,7 @@
 """Run folders: ``config.json``, ``metrics.jsonl`` (per-epoch results, identical on reruns),
-``timings.jsonl`` (per-epoch wall-clock times), ``steps.jsonl``, ``checkpoints/{last,best}.pt``,
+``timings.jsonl`` (per-epoch wall-clock times), ``steps.jsonl``, ``checkpoints/{last,best}.pt``
+(and ``epoch{E:03d}.pt`` for the epochs ``--keep-epochs`` keeps), ``eval.json`` (and
+``eval_epoch{E:03d}.json`` for kept epochs),
 ``snapshots/`` (the images a family hands over for its figures), ``figures/`` and ``.lock``
 (whoever writes the folder: ``genzoo.training.runlock``)."""
 
@@ -23,6 +25,7 @@ from genzoo.training.runlock import pid_alive, run_lock
 __all__ = ["RunDir", "TIMING_KEYS"]
 
 _SNAPSHOT = re.compile(r"(?P<name>.+)_epoch(?P<epoch>\d+)\.pt")
+_KEPT = re.compile(r"epoch(?P<epoch>\d+)")  # a kept epoch's checkpoint name: epoch12, epoch012
 _TEMPORARY = re.compile(r"\..+" + re.escape(TMP_MARK) + r"(?P<pid>\d+)")
 # wall-clock fields: in ``timings.jsonl``; older runs have them in ``metrics.jsonl``'s train records
 TIMING_KEYS = ("time_s", "examples_per_s")
@@ -104,15 +107,51 @@ class RunDir:
         except (OSError, ValueError) as exc:
             raise CheckpointError(f"{self.config_path}: unreadable ({exc})") from None
 
+    def kept(self, epoch: int) -> Path:
+        """The checkpoint kept at the end of ``epoch`` (``TrainConfig.keep_epochs``)."""
+        return self.checkpoints / f"epoch{epoch:03d}.pt"
+
+    def kept_epochs(self) -> list[int]:
+        """Epochs whose checkpoints were kept, in order."""
+        found = (_KEPT.fullmatch(p.stem) for p in self.checkpoints.glob("epoch*.pt"))
+        return sorted(int(m["epoch"]) for m in found if m)
+
     def checkpoint(self, which: str = "best") -> Path:
-        """Path of ``best`` (falling back to ``last``) or ``last``; error if neither exists."""
-        order = [self.best, self.last] if which == "best" else [self.last]
+        """Path of ``best`` (falling back to ``last``), ``last`` or a kept epoch (``epochE``);
+        error if there is none."""
+        kept = _KEPT.fullmatch(which)
+        if kept:
+            order = [self.kept(int(kept["epoch"]))]
+        elif which in ("best", "last"):
+            order = [self.best, self.last] if which == "best" else [self.last]
+        else:
+            raise ConfigError(f"checkpoint {which!r}: expected best, last or epochE (e.g. epoch5)")
         for p in order:
             if p.is_file():
                 return p
-        raise CheckpointError(
-            f"{self.path}: no checkpoint yet (looked for {', '.join(map(str, order))})"
-        )
+        what = "that epoch was not kept" if kept else "no checkpoint yet"
+        raise CheckpointError(f"{self.path}: {what} (looked for {', '.join(map(str, order))})")
+
+    @staticmethod
+    def eval_name(which: str = "best") -> str:
+        """The evaluation record of checkpoint ``which``: ``eval.json`` for best and last (the
+        run's result), ``eval_epoch{E:03d}.json`` for a kept epoch."""
+        kept = _KEPT.fullmatch(which)
+        return f"eval_epoch{int(kept['epoch']):03d}.json" if kept else "eval.json"
+
+    def kept_evaluations(self) -> list[dict[str, Any]]:
+        """The records of the kept epochs evaluated so far, oldest epoch first."""
+        out = []
+        for epoch in self.kept_epochs():
+            path = self.path / self.eval_name(f"epoch{epoch}")
+            with contextlib.suppress(OSError, ValueError):
+                out.append(json.loads(path.read_text()))
+        return out
+
+    def train_seconds(self, epochs: int | None = None) -> float:
+        """Training seconds of the first ``epochs`` epochs (all when None), from the timings."""
+        times = self.read_timings()
+        return sum(r.get("time_s", 0.0) for r in times if epochs is None or r["epoch"] <= epochs)
 
     # writing ----------------------------------------------------------------------------
     def write_json(self, name: str, obj: dict[str, Any]) -> Path:
