@@ -28,7 +28,10 @@ the family declares, shown in the report with their declared captions; consecuti
 figures share one figure), reference (metric -> a value to quote beside the final one).
 sections (optional) group stages under one heading and may end with the report's own blocks:
 estimators (naive vs importance-sampled log p(x)), kl (KL examples), interpolation (latent
-interpolations); a stage in no section gets a section of its own. Unknown keys are refused.
+interpolations); a stage in no section gets a section of its own. A stage whose overrides
+keep epochs ("keep_epochs": [1, 5, 10]) has those checkpoints evaluated too, with
+timeline_samples samples (default 2000) and the first timeline_images test images (default
+1000), for the report's quality-against-training-time figure. Unknown keys are refused.
 """
 
 
