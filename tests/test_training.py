@@ -269,3 +269,19 @@ def test_nan_guard_cli_exit_code(tmp_path, capsys):
     code = main(["train", "toy-nan", "--nan-at-step", "2", "--runs-dir", str(tmp_path), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and err[-1].startswith("genzoo: error: nan loss at epoch 1, step 2")
+
+
+def test_default_threads_take_omp_num_threads_when_set(monkeypatch):
+    """OMP_NUM_THREADS, when a positive count, is the user's choice (torch takes it too);
+    otherwise the cores this process may use, shared among torchrun's local processes."""
+    from genzoo.training.runtime import default_threads
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert default_threads() == 4
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert default_threads() == 3
+    for ignored in ("0", "", "many"):
+        monkeypatch.setenv("OMP_NUM_THREADS", ignored)
+        assert default_threads() == 4

@@ -50,7 +50,7 @@ def add_runtime_flags(parser: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         default=None,
-        help="CPU threads (default: the cores this process may use)",
+        help="CPU threads (default: $OMP_NUM_THREADS if set, else the cores this process may use)",
     )
     parser.add_argument(
         "--quiet", action="store_true", help="plain progress lines instead of a live bar"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import sys
@@ -27,8 +28,14 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 def default_threads() -> int:
-    """Cores this process may use (respects CPU affinity and cgroup-pinned sets), divided by
-    the number of data-parallel processes on this machine (torchrun's ``LOCAL_WORLD_SIZE``)."""
+    """``OMP_NUM_THREADS`` when it is set to a positive count (the user's choice, as torch
+    itself takes it); else the cores this process may use (respects CPU affinity and
+    cgroup-pinned sets), divided by the number of data-parallel processes on this machine
+    (torchrun's ``LOCAL_WORLD_SIZE``)."""
+    with contextlib.suppress(ValueError):
+        asked = int(os.environ.get("OMP_NUM_THREADS", ""))
+        if asked >= 1:
+            return asked
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
