@@ -157,9 +157,11 @@ def test_kept_checkpoints_give_quality_against_training_time(tiny_report):
 
 
 def test_rerun_reuses_every_stage(tiny_report):
+    kept = {p: p.stat().st_mtime_ns for p in tiny_report.glob("runs/*/eval_epoch*.json")}
     res = run_cli("reproduce", "--preset", "tiny", "--out", str(tiny_report), "--quiet", *ONE)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.count("reused") == 4
+    assert len(kept) == 8 and all(p.stat().st_mtime_ns == t for p, t in kept.items())
 
 
 def test_interrupted_stage_resumes(tiny_report, tmp_path):
