@@ -32,8 +32,8 @@ class DiffusionConfig:
     )
     # its cost on a CPU is measured beside the family's train_defaults
     channels: int = opt(16, "U-Net channels at full resolution", ge=1)
-    channel_mult: tuple[int, ...] = opt((1, 2, 4), "channel multiplier per resolution", ge=1)
-    blocks: int = opt(2, "residual blocks per resolution", ge=1)
+    channel_mult: tuple[int, ...] = opt((1, 2, 2), "channel multiplier per resolution", ge=1)
+    blocks: int = opt(1, "residual blocks per resolution", ge=1)
     attention: bool = opt(True, "self-attention at the lowest resolution")
     groups: int = opt(8, "GroupNorm groups (at most the channels, and dividing them)", ge=1)
     dropout: float = opt(0.0, "dropout in the residual blocks", ge=0, lt=1)
