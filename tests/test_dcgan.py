@@ -194,8 +194,10 @@ def test_config_refusals_and_per_arch_lr():
         GANConfig(arch="dcgan", loss="hinge", g_loss="minimax")
     with pytest.raises(ConfigError, match="spectral-norm"):
         GANConfig(spectral_norm=True)
-    assert make_config("gan", arch="dcgan").train.lr == 2e-4
+    dcgan = make_config("gan", arch="dcgan").train
+    assert dcgan.lr == 2e-4 and dcgan.epochs == 60  # the measured hour-sized run
     assert make_config("gan").train.lr == 5e-4  # the report's MLP GAN, unchanged
+    assert make_config("gan").train.epochs == 200
     assert make_config("gan", arch="dcgan", lr=1e-3).train.lr == 1e-3
 
 
