@@ -28,10 +28,14 @@ _RECEIVED: list[int] = []  # the signals ``stop_on_sigterm`` turned into ``Termi
 
 
 def _checkpoint_name(text: str) -> str:
-    """``best``, ``last`` or a kept epoch ``epochE``, else an argparse error (exit 2)."""
-    if text in ("best", "last") or (text.startswith("epoch") and text[5:].isdigit()):
-        return text
-    raise argparse.ArgumentTypeError(f"expected best, last or epochE (e.g. epoch5), got {text!r}")
+    """``training.rundir.checkpoint_name`` as an argparse type: a bad name is exit 2."""
+    from genzoo.errors import ConfigError
+    from genzoo.training.rundir import checkpoint_name
+
+    try:
+        return checkpoint_name(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_checkpoint_flag(parser: argparse.ArgumentParser) -> None:

@@ -22,13 +22,21 @@ from genzoo.errors import CheckpointError, ConfigError
 from genzoo.files import TMP_MARK, atomic_write, atomic_write_text
 from genzoo.training.runlock import pid_alive, run_lock
 
-__all__ = ["RunDir", "TIMING_KEYS"]
+__all__ = ["RunDir", "TIMING_KEYS", "checkpoint_name"]
 
 _SNAPSHOT = re.compile(r"(?P<name>.+)_epoch(?P<epoch>\d+)\.pt")
 _KEPT = re.compile(r"epoch(?P<epoch>\d+)")  # a kept epoch's checkpoint name: epoch12, epoch012
 _TEMPORARY = re.compile(r"\..+" + re.escape(TMP_MARK) + r"(?P<pid>\d+)")
 # wall-clock fields: in ``timings.jsonl``; older runs have them in ``metrics.jsonl``'s train records
 TIMING_KEYS = ("time_s", "examples_per_s")
+
+
+def checkpoint_name(which: str) -> str:
+    """``which`` when it names a checkpoint (``best``, ``last`` or a kept ``epochE``), else
+    ``ConfigError``."""
+    if which in ("best", "last") or _KEPT.fullmatch(which):
+        return which
+    raise ConfigError(f"checkpoint {which!r}: expected best, last or epochE (e.g. epoch5)")
 
 
 class RunDir:
@@ -119,13 +127,11 @@ class RunDir:
     def checkpoint(self, which: str = "best") -> Path:
         """Path of ``best`` (falling back to ``last``), ``last`` or a kept epoch (``epochE``);
         error if there is none."""
-        kept = _KEPT.fullmatch(which)
+        kept = _KEPT.fullmatch(checkpoint_name(which))
         if kept:
             order = [self.kept(int(kept["epoch"]))]
-        elif which in ("best", "last"):
-            order = [self.best, self.last] if which == "best" else [self.last]
         else:
-            raise ConfigError(f"checkpoint {which!r}: expected best, last or epochE (e.g. epoch5)")
+            order = [self.best, self.last] if which == "best" else [self.last]
         for p in order:
             if p.is_file():
                 return p
