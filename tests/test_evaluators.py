@@ -360,5 +360,38 @@ def test_the_floor_loads_the_data_as_the_record_says(pics, cache):
     assert floor["quality_protocol"]["data_content_hash"] == small.content_hash()
     assert floor["quality_protocol"]["network_sha256"] == made["sha256"]
     old = {"dataset": pics, "view": "unit"}  # a record from before the sizes were recorded
-    with pytest.warns(UserWarning, match="no real-vs-real floor: no evaluation network"):
+    with pytest.warns(UserWarning, match="no real-vs-real floor for .*: no evaluation network"):
         assert floors_for([{"quality_protocol": {**protocol, "reference": old}}]) == []
+
+
+def test_runs_on_two_data_sets_get_a_floor_each(pics, cache):
+    from dataclasses import asdict
+
+    from genzoo.data import load_dataset
+    from genzoo.evaluation.quality import QualityConfig
+    from genzoo.evaluation.table import comparison_notes
+    from genzoo.runs.compare import floors_for
+
+    protocol = asdict(QualityConfig(samples=8, k=1, kid_subsets=2))
+    evals = []
+    for size in (16, 8):
+        small = load_dataset(pics, image_size=size, channels=1)
+        cfg = EvaluatorConfig(
+            dataset=pics, image_size=size, image_channels=1, epochs=1, batch_size=16
+        )
+        _, made = train_classifier(cfg, out=evaluator_path(small.content_hash()), log=quiet)
+        reference = {"dataset": pics, "view": "unit", "image_size": size, "image_channels": 1}
+        record = {**protocol, "reference": reference, "network_sha256": made["sha256"]}
+        evals.append((f"run{size}", {"quality_protocol": record, "hash": small.content_hash()}))
+    floors = floors_for([ev for _, ev in evals])
+    assert [f["quality_protocol"]["data_content_hash"] for f in floors] == [
+        ev["hash"] for _, ev in evals
+    ]
+    assert [f["name"] for f in floors] == [
+        f"real 8-bit (train vs test), {pics} ({s}x{s}, grey)" for s in (16, 8)
+    ]
+    notes = " ".join(comparison_notes(evals, floors))
+    assert f"{pics} (16x16, grey): run16; {pics} (8x8, grey): run8" in notes
+    assert "WARNING" not in notes  # one protocol per data set, each floor matches its runs
+    (floor,) = floors_for([evals[1][1]])  # one data set: the floor's name as before
+    assert floor["name"] == "real 8-bit (train vs test)"

@@ -122,34 +122,22 @@ def comparison_notes(
         "marked '(bound)'."
         + (f" Here: {', '.join(sorted(v for v in views if v))}." if views else "")
     )
-    protocols: dict[tuple, list[str]] = {}
-    first_ref: dict[str, Any] = {}  # the first record's reference: which data, how many images
-    for name, ev in evals:
-        p = ev.get("quality_protocol")
-        if p is not None:
-            key = (p.get("samples"), p.get("seed"), p.get("k"), p.get("network_sha256"))
-            protocols.setdefault(key, []).append(name)
-            first_ref = first_ref or p.get("reference") or {}
+    protocols = _protocol_groups(evals)
     if protocols:
-        (samples, _, k, sha), *_ = protocols
-        dataset = first_ref.get("dataset") or "mnist"
-        images = first_ref.get("images")
-        against = f"the {images:,} test images" if images else "the test images"
-        notes.append(
-            f"FID, KID, precision/recall (k={k}) and class coverage use the penultimate features "
-            f"and predictions of genzoo's own evaluation network for {dataset} (sha256 "
-            f"{str(sha)[:12]}...), not Inception: they compare across families and with the "
-            f"real-vs-real floor, not with published FIDs. {samples} samples against {against}; "
-            "KID is shown with its std over subsets. Models of binarised data draw binary "
-            "samples and are measured "
-            "against the fixed binarisation of the test set ('quality vs'), the others against "
-            "the 8-bit test images; read each against the real-vs-real floor of its reference "
-            "(the best a model can be expected to reach)."
-        )
-        if len(protocols) > 1:
+        notes.append(_quality_note(evals, protocols))
+        by_data: dict[str, list[str]] = {}
+        for key, names in protocols.items():
+            by_data.setdefault(key[0], []).extend(names)
+        if len(by_data) > 1:
+            groups = "; ".join(f"{d}: {', '.join(names)}" for d, names in by_data.items())
+            notes.append(
+                f"Runs on different data sets ({groups}): their sample-quality numbers compare "
+                "only within one data set, each against that data set's floor."
+            )
+        if len(protocols) > len(by_data):
             groups = "; ".join(
                 f"{', '.join(names)}: {s} samples, seed {seed}, k={kk}"
-                for (s, seed, kk, _), names in protocols.items()
+                for (_, s, seed, kk, _), names in protocols.items()
             )
             notes.append(f"WARNING: runs were evaluated under different protocols ({groups}).")
     skipped = [f"{n} ({ev['quality_skipped']})" for n, ev in evals if ev.get("quality_skipped")]
@@ -157,14 +145,60 @@ def comparison_notes(
         notes.append("No sample-quality metrics for: " + "; ".join(skipped) + ".")
     for floor in floors or []:
         fp = floor.get("quality_protocol", {})
-        if (
-            fp.get("samples"),
-            fp.get("seed"),
-            fp.get("k"),
-            fp.get("network_sha256"),
-        ) not in protocols:
+        key = (fp.get("samples"), fp.get("seed"), fp.get("k"), fp.get("network_sha256"))
+        if key not in {run_key[1:] for run_key in protocols}:
             notes.append(f"WARNING: the floor row {floor.get('name')} uses another protocol.")
     return notes
+
+
+def source_label(reference: dict[str, Any]) -> str:
+    """The data a quality protocol's ``reference`` names: ``"mnist"``, ``"pics (16x16, grey)"``."""
+    extra = []
+    if reference.get("image_size"):
+        extra.append(f"{reference['image_size']}x{reference['image_size']}")
+    if reference.get("image_channels"):
+        extra.append("grey" if reference["image_channels"] == 1 else "RGB")
+    name = reference.get("dataset") or "mnist"
+    return f"{name} ({', '.join(extra)})" if extra else name
+
+
+def _protocol_groups(evals: list[tuple[str, dict[str, Any]]]) -> dict[tuple, list[str]]:
+    """Run names by ``(data set, samples, seed, k, network sha256)`` of their quality protocol."""
+    groups: dict[tuple, list[str]] = {}
+    for name, ev in evals:
+        p = ev.get("quality_protocol")
+        if p is not None:
+            source = source_label(p.get("reference") or {})
+            key = (source, p.get("samples"), p.get("seed"), p.get("k"), p.get("network_sha256"))
+            groups.setdefault(key, []).append(name)
+    return groups
+
+
+def _quality_note(
+    evals: list[tuple[str, dict[str, Any]]], protocols: dict[tuple, list[str]]
+) -> str:
+    """What the sample-quality columns are: the evaluation network(s), samples, reference."""
+    (_, samples, _, k, _), *_ = protocols
+    networks = dict.fromkeys(f"{d} (sha256 {str(sha)[:12]}...)" for d, *_, sha in protocols)
+    first_ref = next(
+        (ev["quality_protocol"].get("reference") or {})
+        for _, ev in evals
+        if ev.get("quality_protocol") is not None
+    )
+    images = first_ref.get("images") if len(networks) == 1 else None
+    against = f"the {images:,} test images" if images else "the test images"
+    which = "network for" if len(networks) == 1 else "networks for each run's data set:"
+    return (
+        f"FID, KID, precision/recall (k={k}) and class coverage use the penultimate features "
+        f"and predictions of genzoo's own evaluation {which} {', '.join(networks)}, not "
+        f"Inception: they compare across families and with the real-vs-real floor, not with "
+        f"published FIDs. {samples} samples against {against}; "
+        "KID is shown with its std over subsets. Models of binarised data draw binary "
+        "samples and are measured "
+        "against the fixed binarisation of the test set ('quality vs'), the others against "
+        "the 8-bit test images; read each against the real-vs-real floor of its reference "
+        "(the best a model can be expected to reach)."
+    )
 
 
 def row_cells(row: dict[str, Any]) -> list[str]:

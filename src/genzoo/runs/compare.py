@@ -59,6 +59,13 @@ def read_eval(run: Run | str | os.PathLike) -> dict[str, Any] | None:
         raise CheckpointError(f"{path}: unreadable ({exc})") from None
 
 
+def _source_key(protocol: dict[str, Any]) -> tuple:
+    """Which data a quality protocol measured against, and under which sampling settings."""
+    ref = protocol.get("reference") or {}
+    source = (ref.get("dataset", "mnist"), ref.get("image_size"), ref.get("image_channels"))
+    return source + tuple(protocol.get(k) for k in _PROTOCOL_FIELDS)
+
+
 def floors_for(
     evals: Iterable[dict[str, Any]],
     data_dir: str | os.PathLike | None = None,
@@ -66,41 +73,65 @@ def floors_for(
     views: Sequence[str] | None = None,
     device: torch.device | str = "cpu",
 ) -> list[dict[str, Any]]:
-    """Real-vs-real floors (``evaluation.floor.real_floor``) under the quality protocol of the
-    first record in ``evals`` that has one: one floor per reference view of the records, or per
-    view in ``views``. ``[]`` when no record has sample-quality metrics. The data set is
-    loaded as that record's ``reference`` says (name, ``image_size``, ``image_channels``;
-    records made before the sizes were recorded: as found). The floor uses the evaluation
-    network that ``evaluate`` uses for that data (``load_evaluator``: keyed by the data's
-    content hash), so a record made with another network gets the table's warning.
+    """Real-vs-real floors (``evaluation.floor.real_floor``) for the records in ``evals``: for
+    each data set (and quality protocol) the records were measured on, one floor per reference
+    view of those records, or per view in ``views``. ``[]`` when no record has sample-quality
+    metrics. The data set is loaded as the records' ``reference`` says (name, ``image_size``,
+    ``image_channels``; records made before the sizes were recorded: as found). A floor uses
+    the evaluation network that ``evaluate`` uses for that data (``load_evaluator``: keyed by
+    the data's content hash), so a record made with another network gets the table's warning.
+    When the records span several data sets (or sizes of one), each floor's name ends with its
+    data's (``evaluation.table.source_label``).
     """
+    from genzoo.evaluation.table import source_label
+
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for ev in evals:
+        if ev.get("quality_protocol"):
+            groups.setdefault(_source_key(ev["quality_protocol"]), []).append(
+                ev["quality_protocol"]
+            )
+    sources = {key[:3] for key in groups}
+    floors = []
+    for protocols in groups.values():
+        group_views = views or list(
+            dict.fromkeys((p.get("reference") or {}).get("view", "unit") for p in protocols)
+        )
+        made = _floors(protocols[0], group_views, data_dir, device)
+        if len(sources) > 1:
+            label = source_label(protocols[0].get("reference") or {})
+            for floor in made:
+                floor["name"] = f"{floor['name']}, {label}"
+        floors += made
+    return floors
+
+
+def _floors(
+    protocol: dict[str, Any],
+    views: Sequence[str],
+    data_dir: str | os.PathLike | None,
+    device: torch.device | str,
+) -> list[dict[str, Any]]:
+    """The floors of one data set under ``protocol`` (an eval.json's ``quality_protocol``)."""
     from genzoo.config import DataConfig
     from genzoo.data.datasets import load_configured
     from genzoo.evaluation.evaluators import load_evaluator
     from genzoo.evaluation.floor import real_floor
     from genzoo.evaluation.quality import QualityConfig
 
-    protocols = [ev["quality_protocol"] for ev in evals if ev.get("quality_protocol")]
-    if not protocols:
-        return []
-    first = protocols[0]
-    cfg = QualityConfig(**{k: first[k] for k in _PROTOCOL_FIELDS if k in first})
-    reference = first.get("reference") or {}
+    cfg = QualityConfig(**{k: protocol[k] for k in _PROTOCOL_FIELDS if k in protocol})
+    reference = protocol.get("reference") or {}
     source = DataConfig(
         dataset=reference.get("dataset", "mnist"),
         data_dir=None if data_dir is None else str(data_dir),
         image_size=reference.get("image_size"),
         image_channels=reference.get("image_channels"),
     )
-    if views is None:
-        views = list(
-            dict.fromkeys((p.get("reference") or {}).get("view", "unit") for p in protocols)
-        )
     data = load_configured(source)  # all of it
     try:
         classifier = load_evaluator(data, device, source)  # as evaluate
     except GenzooError as exc:
-        warnings.warn(f"no real-vs-real floor: {exc}", stacklevel=2)
+        warnings.warn(f"no real-vs-real floor for {source.dataset}: {exc}", stacklevel=3)
         return []
     return [real_floor(classifier, source.dataset, cfg, data, view) for view in views]
 
