@@ -400,3 +400,37 @@ def test_a_run_on_a_moved_folder_still_opens_and_loading_says_it_is_gone(tmp_pat
         load_dataset(str(gone))
     with pytest.raises(ConfigError, match="neither a registered name"):
         DataConfig(dataset="fashon-mnist")  # a typo of a name is still refused at once
+
+
+def test_resized_arrays_are_cached_by_content(tmp_path, monkeypatch):
+    from genzoo.data import resized
+    from genzoo.data.imageops import transform_images
+
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path))
+    x = torch.randint(0, 256, (6, 1, 28, 28), generator=torch.Generator().manual_seed(0))
+    x = x.to(torch.uint8).numpy()
+    assert resized.cached_transform(x, None, None) is x  # nothing to do: nothing cached
+    assert resized.cached_transform(x, 28, 1) is x
+    first = resized.cached_transform(x, 16, 3)
+    assert first.shape == (6, 3, 16, 16) and np.array_equal(first, transform_images(x, 16, 3))
+    (path,) = (tmp_path / "resized").glob("*.npy")
+
+    def never(*args: object) -> None:
+        raise AssertionError("resized again")
+
+    monkeypatch.setattr(resized, "transform_images", never)
+    assert np.array_equal(resized.cached_transform(x, 16, 3), first)  # read back, not resized
+    changed = x.copy()
+    changed[0, 0, 0, 0] ^= 1
+    with pytest.raises(AssertionError, match="resized again"):  # other content: another key
+        resized.cached_transform(changed, 16, 3)
+    with pytest.raises(AssertionError, match="resized again"):  # other options: another key
+        resized.cached_transform(x, 16, 1)
+    monkeypatch.setattr(resized, "transform_images", transform_images)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF  # a damaged cache file is recomputed, never used
+    path.write_bytes(bytes(data))
+    assert np.array_equal(resized.cached_transform(x, 16, 3), first)
+    path.write_bytes(path.read_bytes()[:100])  # and so is a truncated one
+    assert np.array_equal(resized.cached_transform(x, 16, 3), first)
+    assert np.array_equal(np.load(path, allow_pickle=False), first)  # rewritten whole

@@ -25,7 +25,7 @@ from genzoo.data.cifar import read_cifar10_binary
 from genzoo.data.fetch import FoundFile, locate
 from genzoo.data.folder import SPLIT_RULE, folder_split, index_folder
 from genzoo.data.idx import read_idx
-from genzoo.data.imageops import transform_images
+from genzoo.data.resized import cached_transform
 from genzoo.data.sources import ROLES, check_dataset, get_spec, is_registered
 from genzoo.data.views import binarize, to_view
 from genzoo.errors import ConfigError, DataError
@@ -145,7 +145,7 @@ def _split_fixed(
         raise DataError(f"{name}: the training file has only {train_x.shape[0]} images")
 
     def images(a: np.ndarray) -> Tensor:  # (N, C, H, W) uint8
-        return torch.from_numpy(transform_images(a, *options).copy())
+        return torch.from_numpy(cached_transform(a, *options).copy())
 
     def labels(a: np.ndarray) -> Tensor:
         return torch.from_numpy(a.astype("int64"))

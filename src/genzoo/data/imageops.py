@@ -12,7 +12,14 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-__all__ = ["GREY_MODES", "COLOUR_MODES", "channels_of", "fit_image", "transform_images"]
+__all__ = [
+    "GREY_MODES",
+    "COLOUR_MODES",
+    "channels_of",
+    "fit_image",
+    "keeps_images",
+    "transform_images",
+]
 
 GREY_MODES = frozenset({"1", "L", "LA"})
 COLOUR_MODES = frozenset({"RGB", "RGBA", "CMYK", "YCbCr", "P", "PA"})  # P, PA: see channels_of
@@ -50,13 +57,19 @@ def fit_image(img: Image.Image, size: int | None, channels: int) -> np.ndarray:
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
 
 
+def keeps_images(shape: tuple[int, ...], size: int | None, channels: int | None) -> bool:
+    """True when ``transform_images`` leaves images of ``shape`` ``(N, C, H, W)`` as they are."""
+    _, c, h, w = shape
+    return (channels is None or channels == c) and (size is None or size == h == w)
+
+
 def transform_images(x: np.ndarray, size: int | None, channels: int | None) -> np.ndarray:
     """Apply ``fit_image`` to every image of ``x`` ``(N, C, H, W)`` uint8 (C = 1 or 3);
     returns ``x`` itself when nothing changes (``size`` None or equal to a square image's
     side, ``channels`` None or equal to C)."""
     n, c, h, w = x.shape
     target_c = c if channels is None else channels
-    if target_c == c and (size is None or size == h == w):
+    if keeps_images(x.shape, size, channels):
         return x
     out = np.empty((n, target_c, size or h, size or w), dtype=np.uint8)
     for i in range(n):
