@@ -156,12 +156,34 @@ def test_kept_checkpoints_give_quality_against_training_time(tiny_report):
     assert "Quality against training time" in md and "100 samples" in md
 
 
+def _stage_eval_seconds(run: Path) -> float:
+    """What evaluating a stage cost: its eval.json's and its kept epochs' eval_time_s."""
+    import json
+
+    records = [run / "eval.json", *sorted(run.glob("eval_epoch*.json"))]
+    return sum(json.loads(p.read_text())["eval_time_s"] for p in records)
+
+
 def test_rerun_reuses_every_stage(tiny_report):
+    import json
+
     kept = {p: p.stat().st_mtime_ns for p in tiny_report.glob("runs/*/eval_epoch*.json")}
+    stages = json.loads((tiny_report / "stages.json").read_text())
+    for key, entry in stages.items():  # the cost of the main and the kept evaluations
+        assert entry["eval_s"] == pytest.approx(_stage_eval_seconds(tiny_report / "runs" / key))
+    for record in kept:  # the kept epochs evaluated again, the main evaluation reused
+        record.unlink()
     res = run_cli("reproduce", "--preset", "tiny", "--out", str(tiny_report), "--quiet", *ONE)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.count("reused") == 4
+    again = json.loads((tiny_report / "stages.json").read_text())
+    for key, entry in again.items():
+        assert entry["eval_s"] == pytest.approx(_stage_eval_seconds(tiny_report / "runs" / key))
+    kept = {p: p.stat().st_mtime_ns for p in tiny_report.glob("runs/*/eval_epoch*.json")}
+    res = run_cli("reproduce", "--preset", "tiny", "--out", str(tiny_report), "--quiet", *ONE)
+    assert res.returncode == 0, res.stderr[-2000:]
     assert len(kept) == 8 and all(p.stat().st_mtime_ns == t for p, t in kept.items())
+    assert json.loads((tiny_report / "stages.json").read_text()) == again  # nothing redone
 
 
 def test_interrupted_stage_resumes(tiny_report, tmp_path):

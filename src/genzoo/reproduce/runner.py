@@ -79,50 +79,56 @@ def _train(stage: Stage, cfg: Any, run_dir: Path, device: torch.device, quiet: b
 
 def _evaluate(
     stage: Stage, preset: Preset, run_dir: Path, status: str, device: torch.device, seed: int
-) -> tuple[dict[str, Any], bool]:
-    """The stage's eval.json record, and whether it was reused (a reused run with an eval.json
-    newer than its last checkpoint) rather than computed now."""
+) -> dict[str, Any]:
+    """The stage's eval.json record: reused when the run was and its eval.json is newer than
+    its last checkpoint, computed now otherwise."""
     from genzoo.runs.evaluate import evaluate_run
 
     eval_path = run_dir / "eval.json"
     last = run_dir / "checkpoints" / "last.pt"
     fresh = eval_path.is_file() and eval_path.stat().st_mtime >= last.stat().st_mtime
     if fresh and status == "reused":
-        return json.loads(eval_path.read_text()), True
-    record = evaluate_run(
+        return json.loads(eval_path.read_text())
+    return evaluate_run(
         run_dir, device=device, samples=preset.quality_samples, seed=seed,
         sample_options=stage.sample, **stage.evaluate,
     )  # fmt: skip
-    return record, False
 
 
 def _evaluate_kept(
     stage: Stage, preset: Preset, run_dir: Path, device: torch.device, seed: int
-) -> None:
+) -> list[dict[str, Any]]:
     """The checkpoints the stage kept (``keep_epochs``), for the time-to-quality figure; those
-    evaluated since they were written are reused."""
+    evaluated since they were written are reused. Returns their records, oldest first."""
     from genzoo.runs.timeline import evaluate_kept
 
-    evaluate_kept(
+    return evaluate_kept(
         run_dir, device=device, samples=preset.timeline_samples, images=preset.timeline_images,
         seed=seed, sample_options=stage.sample, **stage.evaluate,
     )  # fmt: skip
 
 
 def _record_times(
-    timings: dict[str, Any], path: Path, key: str, status: str, times: tuple[float, float | None]
+    timings: dict[str, Any], path: Path, key: str, status: str, times: tuple[float, float]
 ) -> dict[str, Any]:
     """Update and save (atomically) ``stages.json``: train seconds summed over resumptions and
-    kept for a reused stage, evaluate seconds unless the evaluation was reused (``None``)."""
+    kept for a reused stage; evaluate seconds as ``_eval_seconds`` gives them."""
     train_s, eval_s = times
     entry = timings.get(key, {})
     if status != "reused" or "train_s" not in entry:
         entry["train_s"] = entry.get("train_s", 0.0) + train_s if status != "trained" else train_s
-    if eval_s is not None:
-        entry["eval_s"] = eval_s
+    entry["eval_s"] = eval_s
     timings[key] = entry
     atomic_write_text(path, json.dumps(timings, indent=2))
     return entry
+
+
+def _eval_seconds(records: list[dict[str, Any]], measured: float) -> float:
+    """The stage's evaluation cost: the seconds its records (the main one and the kept epochs')
+    took when they were made, reused or not; ``measured`` (this invocation's) when one of them
+    does not say."""
+    times = [r.get("eval_time_s") for r in records]
+    return measured if any(t is None for t in times) else float(sum(times))
 
 
 def _announce(log: Any, i: int, n: int, stage: Stage, spent: float) -> None:
@@ -163,10 +169,10 @@ def run_stages(
             status = _train(stage, cfg, run_dir, device, quiet)
             train_s = time.perf_counter() - t0
             t1 = time.perf_counter()
-            record, reused = _evaluate(stage, preset, run_dir, status, device, seed)
-            _evaluate_kept(stage, preset, run_dir, device, seed)
+            record = _evaluate(stage, preset, run_dir, status, device, seed)
+            kept = _evaluate_kept(stage, preset, run_dir, device, seed)
             eval_s = time.perf_counter() - t1
-        times = (train_s, None if reused else eval_s)
+        times = (train_s, _eval_seconds([record, *kept], eval_s))
         entry = _record_times(timings, timing_path, stage.key, status, times)
         log(f"[{i}/{n}] {stage.key}: {status}; train {_fmt(train_s)}, evaluate {_fmt(eval_s)}")
         results.append(
