@@ -337,3 +337,21 @@ def test_cli_train_sample_evaluate_plot(tmp_path, monkeypatch):
     plot = ["plot", "curves", str(run), str(tmp_path / "conv"), "--hline", "ref=300"]
     assert main([*plot, "--out", str(fig)]) == 0
     assert fig.is_file()
+
+
+@pytest.mark.parametrize("arch", ["conv", "resconv"])
+def test_conv_networks_run_channels_last_and_compute_the_plain_layout(arch):
+    """The conv networks keep weights and activations channels-last (faster on CPU), yet give
+    the plain layout's numbers, a contiguous output and the plain Sequential's state dict."""
+    import copy
+
+    torch.manual_seed(0)
+    cfg = VAEConfig(arch=arch, channels=4, hidden=16, z_dim=3, likelihood="logistic")
+    model = VAE(cfg, (3, 12, 12)).double()
+    for net, x in ((model.encoder, torch.rand(5, 3, 12, 12)), (model.decoder, torch.randn(5, 3))):
+        convs = [p for p in net.parameters() if p.dim() == 4]
+        assert convs and all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
+        plain = nn.Sequential(*copy.deepcopy(list(net))).to(memory_format=torch.contiguous_format)
+        assert list(plain.state_dict()) == list(net.state_dict())
+        out = net(x.double())
+        assert out.is_contiguous() and torch.allclose(out, plain(x.double()), atol=1e-12)
