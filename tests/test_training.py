@@ -285,3 +285,24 @@ def test_default_threads_take_omp_num_threads_when_set(monkeypatch):
     for ignored in ("0", "", "many"):
         monkeypatch.setenv("OMP_NUM_THREADS", ignored)
         assert default_threads() == 4
+
+
+def test_progress_without_a_bar_says_how_far_a_long_job_is(monkeypatch):
+    import io
+
+    import genzoo.training.progress as progress
+
+    clock = iter(range(0, 1000, 25))  # each call: 25 s later
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: float(next(clock)))
+    out = io.StringIO()
+    prog = progress.Progress(10, "evaluate k=5000", False, stream=out, every_s=60.0)
+    for _ in range(10):
+        prog.update(100)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "evaluate k=5000: 3/10 batches, 4 ex/s, about 2.9 min left"
+    assert len(lines) == 3  # at most one line a minute
+    silent = io.StringIO()
+    quiet = progress.Progress(10, "epoch 1/2", False, stream=silent)  # every_s: off by default
+    for _ in range(10):
+        quiet.update(100)
+    assert silent.getvalue() == ""

@@ -17,12 +17,24 @@ def format_metrics(metrics: dict[str, float], keys: int = 4) -> str:
 
 
 class Progress:
-    """One epoch's progress: a tqdm bar with live loss and examples/s when ``bar`` is true."""
+    """One epoch's progress: a tqdm bar with live loss and examples/s when ``bar`` is true;
+    otherwise (a log file, ``--quiet``), with ``every_s``, a plain line every ``every_s``
+    seconds while it lasts, so that a long evaluation is not silent."""
 
-    def __init__(self, total: int, desc: str, bar: bool, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        total: int,
+        desc: str,
+        bar: bool,
+        stream: TextIO | None = None,
+        every_s: float | None = None,
+    ) -> None:
         self.stream = stream or sys.stderr
         self.start = time.perf_counter()
         self.examples = 0
+        self.total, self.desc, self.every_s = total, desc, every_s
+        self._done = 0
+        self._last_line = self.start
         self._bar = None
         if bar:
             from tqdm.auto import tqdm
@@ -38,11 +50,27 @@ class Progress:
 
     def update(self, examples: int, loss: float | None = None) -> None:
         self.examples += examples
-        if self._bar is not None:
+        self._done += 1
+        if self._bar is None:
+            if self.every_s is not None:
+                self._maybe_line()
+        else:
             self._bar.update(1)
             if loss is not None and self._bar.n % 10 == 0:
                 rate = self.examples / max(time.perf_counter() - self.start, 1e-9)
                 self._bar.set_postfix(loss=f"{loss:.4g}", ex_s=f"{rate:.0f}", refresh=False)
+
+    def _maybe_line(self) -> None:
+        now = time.perf_counter()
+        if now - self._last_line < (self.every_s or 0.0):
+            return
+        self._last_line = now
+        elapsed = now - self.start
+        left = elapsed / self._done * max(self.total - self._done, 0)
+        self.line(
+            f"{self.desc}: {self._done}/{self.total} batches, {self.examples / elapsed:.0f} ex/s, "
+            f"about {left / 60:.1f} min left"
+        )
 
     def close(self) -> None:
         if self._bar is not None:

@@ -54,7 +54,7 @@ def evaluate_vae(
     naive_gen = make_generator(seed, "vae-naive", split, device=device)
     nll, elbo, kl, se, ess = [], [], [], [], []
     naive_ll, naive_se, naive_ess = [], [], []
-    prog = Progress(math.ceil(n / BATCH), f"evaluate k={k}", os.isatty(2))
+    prog = Progress(math.ceil(n / BATCH), f"evaluate k={k}", os.isatty(2), every_s=60.0)
     start, naive_time = time.perf_counter(), 0.0
     for i in range(0, n, BATCH):
         x = x_all[i : i + BATCH].to(device)
