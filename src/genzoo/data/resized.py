@@ -1,7 +1,9 @@
 """A disk cache of resized or channel-converted arrays of the registered data sets.
 
-Resizing 70,000 images with Pillow (``imageops.transform_images``) takes tens of seconds, at
-every start of a run with ``--image-size``. The result is kept in the user cache as a ``.npy``
+Resizing every image with Pillow (``imageops.transform_images``) runs at every start of a run
+with ``--image-size`` or ``--image-channels``: measured here, ``genzoo data info fashion-mnist
+--image-size 32`` took 4.4 s resizing and 2.1 s reading the cache (more for larger sizes or
+RGB). The result is kept in the user cache as a ``.npy``
 file (no pickle) named by the sha256 of the input array, its shape, the options and the
 transform rule, with a header recording the output's own sha256: a changed input is a new key,
 and a damaged or truncated file is recomputed, never used.
