@@ -1,1 +1,1 @@
-"""Model families, one subpackage each; shared layers in ``genzoo.models.layers``."""
+"""Model families, one subpackage each; the layers they share in ``genzoo.models.layers``."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from genzoo.models.layers import channels_last
+
 __all__ = ["MLPNet", "MaskedNet", "ResNet", "ResidualBlock"]
 
 
@@ -112,5 +114,5 @@ class ResNet(nn.Module):
         self.to(memory_format=torch.channels_last)
 
     def forward(self, x: Tensor) -> Tensor:
-        h = self.inp(x.contiguous(memory_format=torch.channels_last))
+        h = self.inp(channels_last(x))
         return self.out(self.act(self.blocks(h))).contiguous()
