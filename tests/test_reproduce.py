@@ -146,6 +146,8 @@ def test_kept_checkpoints_give_quality_against_training_time(tiny_report):
         assert all(r["quality_protocol"]["samples"] == 100 for r in records)
         final = json.loads((run.path / "eval.json").read_text())
         assert final["quality_protocol"]["samples"] == 200  # the run's own record untouched
+        if key.startswith("vae"):  # the tiny preset's timeline_evaluate: k 4, not the stage's 8
+            assert final["k"] == 8 and all(r["k"] == 4 for r in records)
     runs = [(k, tiny_report / "runs" / k) for k in ("vae-z20", "gan-mlp", "flow-mlp")]
     panels = dict(quality_over_time(runs))
     assert set(panels["FID (genzoo features)"]) == {"vae-z20", "gan-mlp", "flow-mlp"}
@@ -154,6 +156,7 @@ def test_kept_checkpoints_give_quality_against_training_time(tiny_report):
     assert panels["FID (genzoo features)"]["gan-mlp"][0][0] == 0.0  # the untrained GAN: 0 min
     md = (tiny_report / "report.md").read_text()
     assert "Quality against training time" in md and "100 samples" in md
+    assert "NLLs with k = 4 importance samples" in md
 
 
 def _stage_eval_seconds(run: Path) -> float:

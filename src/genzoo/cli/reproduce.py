@@ -31,7 +31,8 @@ estimators (naive vs importance-sampled log p(x)), kl (KL examples), interpolati
 interpolations); a stage in no section gets a section of its own. A stage whose overrides
 keep epochs ("keep_epochs": [1, 5, 10]) has those checkpoints evaluated too, with
 timeline_samples samples (default 2000) and the first timeline_images test images (default
-1000), for the report's quality-against-training-time figure. Unknown keys are refused.
+1000), for the report's quality-against-training-time figure, with the stage's evaluate
+options updated by its timeline_evaluate (e.g. {"k": 500}). Unknown keys are refused.
 """
 
 

@@ -281,16 +281,18 @@ def _comparison(b: _Builder, results: list[dict[str, Any]], floors: list[dict[st
 
 def _timeline(b: _Builder, results: list[dict[str, Any]]) -> None:
     """Quality against training time from the checkpoints the stages kept (none: no figure)."""
-    from genzoo.runs.timeline import protocol, quality_over_time
+    from genzoo.runs.timeline import importance_samples, protocol, quality_over_time
 
     runs = [(r["stage"].label, r["run"]) for r in results]
     panels = quality_over_time(runs)
     if not panels:
         return
+    ks = importance_samples(runs)
+    nll = f", NLLs with k = {' or '.join(f'{k:,}' for k in ks)} importance samples" if ks else ""
     caption = (
         "Quality against training time: each point is a checkpoint kept during training "
         f"(--keep-epochs), evaluated with {protocol(runs)} (FID) and on the first "
-        f"{b.preset.timeline_images:,} test images (likelihoods), at the training seconds "
+        f"{b.preset.timeline_images:,} test images (likelihoods{nll}), at the training seconds "
         "that produced it (this machine; reused stages keep their recorded times). FIDs from "
         "fewer samples sit above those of the table; binarised and 8-bit likelihoods are "
         "shown apart. Lower is better in every panel."

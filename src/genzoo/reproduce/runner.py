@@ -98,13 +98,14 @@ def _evaluate(
 def _evaluate_kept(
     stage: Stage, preset: Preset, run_dir: Path, device: torch.device, seed: int
 ) -> list[dict[str, Any]]:
-    """The checkpoints the stage kept (``keep_epochs``), for the time-to-quality figure; those
-    evaluated since they were written are reused. Returns their records, oldest first."""
+    """The checkpoints the stage kept (``keep_epochs``), for the time-to-quality figure, with
+    the stage's evaluate options updated by its ``timeline_evaluate``; those evaluated since
+    they were written are reused. Returns their records, oldest first."""
     from genzoo.runs.timeline import evaluate_kept
 
     return evaluate_kept(
         run_dir, device=device, samples=preset.timeline_samples, images=preset.timeline_images,
-        seed=seed, sample_options=stage.sample, **stage.evaluate,
+        seed=seed, sample_options=stage.sample, **{**stage.evaluate, **stage.timeline_evaluate},
     )  # fmt: skip
 
 

@@ -14,7 +14,13 @@ import torch
 
 from genzoo.training.rundir import RunDir
 
-__all__ = ["evaluate_kept", "quality_over_time", "protocol", "TIMELINE_METRICS"]
+__all__ = [
+    "evaluate_kept",
+    "quality_over_time",
+    "protocol",
+    "importance_samples",
+    "TIMELINE_METRICS",
+]
 
 # (metric key, data views it is shown for, panel title): a binarised -log p(x) and an 8-bit
 # one are different quantities, so they never share a panel
@@ -86,3 +92,10 @@ def protocol(runs: list[tuple[str, str | os.PathLike]]) -> str:
         for r in RunDir(path).kept_evaluations()
     }
     return ", ".join(f"{n:,} samples" for n in sorted(n for n in counts if n))
+
+
+def importance_samples(runs: list[tuple[str, str | os.PathLike]]) -> list[int]:
+    """The importance samples per image (``k``) of the kept epochs' NLLs, sorted; [] if none."""
+    return sorted(
+        {int(r["k"]) for _, path in runs for r in RunDir(path).kept_evaluations() if r.get("k")}
+    )
