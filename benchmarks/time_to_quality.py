@@ -33,6 +33,16 @@ def _value(text: str) -> Any:
         return text
 
 
+def _family_options(run: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The ``options`` the family of ``run`` declares among its evaluate options."""
+    from genzoo.family import get_family
+    from genzoo.training.rundir import RunDir
+
+    family = get_family(RunDir.open(run).read_config()["family"])
+    declared = {o.name for o in family.evaluate_options}
+    return {k: v for k, v in options.items() if k in declared}
+
+
 def _table(name: str, records: list[dict[str, Any]]) -> None:
     print(f"\n{name}")
     print(f"{'epoch':>5} {'minutes':>8} {'FID':>9} {'NLL nats':>9} {'bits/dim':>9}")
@@ -78,19 +88,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", type=int, default=1000, help="test images (default: 1000)")
     p.add_argument(
         "--option", action="append", default=[], metavar="KEY=VALUE",
-        help="a family evaluate option for every run, e.g. k=500 (repeatable)",
+        help="a family evaluate option, e.g. k=500 (repeatable), for the runs whose family "
+        "declares it; one that no run's family declares is refused",
     )  # fmt: skip
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", default=None, help="write the figure here (PNG)")
     args = p.parse_args(argv)
     device = setup_runtime("cpu", args.threads)
-    options = dict(o.split("=", 1) for o in args.option)
+    options = {k: _value(v) for k, v in (o.split("=", 1) for o in args.option)}
     folders = [*([args.baseline] if args.baseline else []), *args.runs]
+    per_run = {run: _family_options(run, options) for run in folders}
+    unused = set(options) - {k for o in per_run.values() for k in o}
+    if unused:
+        p.error(f"no run's family declares the evaluate option(s) {', '.join(sorted(unused))}")
     for run in folders:
         records = evaluate_kept(
-            run, device=device, samples=args.samples, images=args.images,
-            **{k: _value(v) for k, v in options.items()},
-        )  # fmt: skip
+            run, device=device, samples=args.samples, images=args.images, **per_run[run]
+        )
         if not records:
             print(f"{run}: no kept checkpoints (train with --keep-epochs)")
         _table(run, records)
