@@ -141,16 +141,21 @@ def _worker_error(exc: Exception, rank: str) -> int:
     from genzoo.errors import GenzooError, NonFiniteLossError
     from genzoo.training.distributed import RankFailedError, ReplicaMismatchError, lost_contact
 
+    debug = bool(os.environ.get("GENZOO_DEBUG"))
     if isinstance(exc, GenzooError):
         own = isinstance(exc, ReplicaMismatchError) or not isinstance(exc, RankFailedError)
         _record(exc, own)
         collective = isinstance(exc, (NonFiniteLossError, ReplicaMismatchError))
-        if rank == "0" or not collective:  # a collective error: the same message on every rank
+        # a collective error is the same on every rank; lost contact is the launcher's line
+        if (rank == "0" or not collective) and (own or debug):
             print(f"genzoo: error: [rank {rank}] {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
-    _record(exc, own=lost_contact(exc) is None)
-    if os.environ.get("GENZOO_DEBUG"):
+    own = lost_contact(exc) is None
+    _record(exc, own)
+    if debug:
         traceback.print_exc()
+    elif not own:  # another rank failed: the launcher's line names it
+        return 1
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     print(
         f"genzoo: error: [rank {rank}] {type(exc).__name__}: {first[:300]}",
