@@ -63,6 +63,7 @@ def _versus(baseline: str, runs: list[str]) -> None:
     panels = quality_over_time([(label, label) for label in labels])
     print(f"\nagainst {baseline} (minutes of training to reach its best value; ratio run/base)")
     for title, lines in panels:
+        lines = {label.removesuffix(" (bound)"): xy for label, xy in lines.items()}
         if baseline not in lines:
             continue
         target = min(lines[baseline][1])

@@ -295,7 +295,8 @@ def _timeline(b: _Builder, results: list[dict[str, Any]]) -> None:
         f"{b.preset.timeline_images:,} test images (likelihoods{nll}), at the training seconds "
         "that produced it (this machine; reused stages keep their recorded times). FIDs from "
         "fewer samples sit above those of the table; binarised and 8-bit likelihoods are "
-        "shown apart. Lower is better in every panel."
+        "shown apart, and a bound (a diffusion model's) is marked '(bound)'. Lower is better "
+        "in every panel."
     )
 
     def draw(path: Path) -> Path:

@@ -69,15 +69,23 @@ def _points(records: list[dict[str, Any]], key: str, views: tuple[str, ...]) -> 
     return [x for x, _ in rows], [y for _, y in rows]
 
 
+def _label(label: str, records: list[dict[str, Any]], key: str) -> str:
+    """``label``, marked `` (bound)`` where its likelihoods are bounds (a diffusion model's)."""
+    bound = key in ("bpd", "nll_nats") and any(r.get("bpd_is_bound") for r in records)
+    return f"{label} (bound)" if bound else label
+
+
 def quality_over_time(
     runs: list[tuple[str, str | os.PathLike]],
 ) -> list[tuple[str, dict[str, tuple[list[float], list[float]]]]]:
     """``(panel title, {run label: (training minutes, values)})`` for each metric of
-    ``TIMELINE_METRICS`` that some run's kept evaluations have; ``runs``: ``(label, folder)``."""
+    ``TIMELINE_METRICS`` that some run's kept evaluations have; ``runs``: ``(label, folder)``.
+    A run whose likelihoods are bounds (``bpd_is_bound``) is labelled ``LABEL (bound)`` in the
+    likelihood panels."""
     records = {label: RunDir(path).kept_evaluations() for label, path in runs}
     panels = []
     for key, views, title in TIMELINE_METRICS:
-        lines = {label: _points(r, key, views) for label, r in records.items()}
+        lines = {_label(label, r, key): _points(r, key, views) for label, r in records.items()}
         lines = {label: xy for label, xy in lines.items() if xy[0]}
         if lines:
             panels.append((title, lines))
