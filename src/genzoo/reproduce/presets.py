@@ -213,8 +213,7 @@ PRESETS["best"] = Preset(
             # best epoch (about 21 s each), val -ELBO 88.08, test NLL 83.27 nats with k=500 on
             # all 10,000 test images (583 s), 82.21 with k=5000 on the first 1,000 (707 s,
             # before channels-last, which made k=500 1.5x faster), so k=5000 on all of them
-            # takes about 80 min. The plain conv arch
-            # gave 89.07 (k=500) after 70 epochs
+            # takes about 80 min. The plain conv arch gave 89.07 (k=500) after 70 epochs
             {
                 "arch": "resconv",
                 "z_dim": 32,
