@@ -23,7 +23,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from genzoo.errors import ConfigError
 from genzoo.models.gan.config import GANConfig
-from genzoo.models.layers import channels_last
+from genzoo.models.layers import ChannelsLast, channels_last
 
 __all__ = ["DCGANGenerator", "DCGANDiscriminator", "start_size"]
 
@@ -61,18 +61,16 @@ class DCGANGenerator(nn.Module):
             nn.BatchNorm1d(4 * w * cells),
             nn.ReLU(),
         )
-        self.net = nn.Sequential(
+        self.net = ChannelsLast(  # measured faster on CPU (see module doc)
             *_up(4 * w, 2 * w),  # (2w, H/2, W/2)
             *_up(2 * w, w),  # (w, H, W)
             nn.Conv2d(w, shape[0], 3, padding=1),  # (C, H, W)
             nn.Tanh(),
         )
         self._w = w
-        self.to(memory_format=torch.channels_last)  # measured faster on CPU (see module doc)
 
     def forward(self, z: Tensor) -> Tensor:
-        h = self.project(z).view(-1, 4 * self._w, *self._start)  # (B, 4w, H/4, W/4)
-        return self.net(channels_last(h)).contiguous()
+        return self.net(self.project(z).view(-1, 4 * self._w, *self._start))  # from (4w, H/4, W/4)
 
 
 class DCGANDiscriminator(nn.Module):
