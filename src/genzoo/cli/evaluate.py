@@ -46,6 +46,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         handler=run,
         family_options=add_family_options(p, "evaluate"),
         sample_options=add_family_options(p, "sample", " (of the quality samples)"),
+        after_stop="the run's files are intact; the same command continues a VAE's NLL "
+        "where it stopped",
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from genzoo.cli.args import Parser
@@ -62,17 +63,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"genzoo: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except Terminated as exc:
-        print(
-            "genzoo: stopped by SIGTERM; the last checkpoint is intact (genzoo resume RUN)",
-            file=sys.stderr,
-        )
+        print(f"genzoo: stopped by SIGTERM; {_after_stop(args)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(
-            "genzoo: interrupted; the last checkpoint is intact (genzoo resume RUN)",
-            file=sys.stderr,
-        )
+        print(f"genzoo: interrupted; {_after_stop(args)}", file=sys.stderr)
         return 130
+
+
+def _after_stop(args: argparse.Namespace) -> str:
+    """What a stopped command left and how to go on (a command's ``after_stop`` default)."""
+    return getattr(args, "after_stop", "the last checkpoint is intact (genzoo resume RUN)")
 
 
 if __name__ == "__main__":

@@ -68,7 +68,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="with --dataset: convert to 1 (grey) or 3 (RGB) channels",
     )  # fmt: skip
     add_runtime_flags(p)
-    p.set_defaults(handler=run)
+    p.set_defaults(
+        handler=run,
+        after_stop="finished stages are kept; the same command reuses them and continues the "
+        "stopped one",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ May import: ``genzoo.errors`` (and, for type hints only, config, data and traini
 
 from genzoo.family.figures import CurveFigure, Figure, ImageFigure, Series
 from genzoo.family.interface import (
+    EvalPartial,
     Family,
     ImageShape,
     NotAvailableError,
@@ -18,6 +19,7 @@ from genzoo.family.registry import family_names, get_family, register
 
 __all__ = [
     "Family",
+    "EvalPartial",
     "ImageShape",
     "Option",
     "NotAvailableError",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from genzoo.errors import ConfigError
 from genzoo.family.figures import Figure
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Family",
+    "EvalPartial",
     "Option",
     "resolve_options",
     "NotAvailableError",
@@ -34,6 +35,20 @@ __all__ = [
 ]
 
 ImageShape = tuple[int, int, int]  # (C, H, W) of one image
+
+
+class EvalPartial(Protocol):
+    """Where a long ``Family.evaluate`` keeps its partial results, so that a stopped one
+    (Ctrl-C, SIGTERM, a session's end) continues where it stopped instead of starting over.
+    The caller keys it by what is measured (weights, split, seed, images, options): a state
+    ``load`` returns was saved by this same evaluation. A state holds tensors, numbers,
+    strings, lists and dicts."""
+
+    def load(self) -> dict[str, Any] | None:
+        """The last saved state, or None (nothing saved, or saved by another evaluation)."""
+
+    def save(self, state: dict[str, Any]) -> None:
+        """Keep ``state`` (atomically: a stop mid-save keeps the previous one)."""
 
 
 class NotAvailableError(ConfigError):
@@ -116,6 +131,9 @@ class Family(ABC):
     precision_note: ClassVar[str] = "the library default; no measurement recorded for this family"
     sample_options: ClassVar[tuple[Option, ...]] = ()
     evaluate_options: ClassVar[tuple[Option, ...]] = ()
+    # ``evaluate`` takes ``partial: EvalPartial`` and continues a stopped evaluation from it
+    # (for an evaluation that takes minutes); the result equals an uninterrupted one
+    resumable_evaluate: ClassVar[bool] = False
     figures: ClassVar[tuple[Figure, ...]] = ()
 
     # required ----------------------------------------------------------------------------
@@ -164,7 +182,8 @@ class Family(ABC):
         step's validation terms). Likelihoods go under the common names ``nll_nats``, ``bpd``
         (bits/dim of 8-bit or binarised data, per ``data_view``) and ``neg_elbo_nats``;
         ``likelihood_view`` names the view the likelihood is of when it is not ``data_view``
-        (e.g. ``"uint8"``), and ``bpd_is_bound: True`` marks a bound, not an exact value."""
+        (e.g. ``"uint8"``), and ``bpd_is_bound: True`` marks a bound, not an exact value.
+        A family with ``resumable_evaluate`` also takes ``partial`` (an ``EvalPartial``)."""
         return None
 
     def latent_dim(self, cfg: Any, shape: ImageShape) -> int | None:

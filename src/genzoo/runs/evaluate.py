@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -21,13 +22,72 @@ if TYPE_CHECKING:
 __all__ = ["evaluate_run"]
 
 
-def _family_metrics(run: Run, data: Any, split: str, seed: int, options: dict) -> dict[str, Any]:
-    """The family's own metrics, or the step's validation terms on ``split`` without them."""
+class _PartialFile:
+    """An ``EvalPartial`` in the run folder: ``RUN/.eval.json.partial.pt`` (per record name),
+    written atomically under the folder's lock and keyed by what is measured: the weights'
+    and the images' content, the split, the seed and the options. A state saved by another
+    evaluation is not handed out (the next save replaces it). Removed once the evaluation's
+    record is written, so a stop while the samples are scored keeps the finished NLL."""
+
+    def __init__(self, folder: RunDir, record: str, key: dict[str, Any]) -> None:
+        self.path = self.file(folder, record)
+        self.key = key
+
+    @staticmethod
+    def file(folder: RunDir, record: str) -> Path:
+        return folder.path / f".{record}.partial.pt"
+
+    def load(self) -> dict[str, Any] | None:
+        import warnings
+
+        from genzoo.errors import GenzooWarning
+
+        if not self.path.is_file():
+            return None
+        try:
+            saved = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception:  # written by another version: start over
+            return None
+        if saved.get("key") != self.key:
+            return None
+        warnings.warn(f"continuing the evaluation kept in {self.path}", GenzooWarning, 2)
+        return saved["state"]
+
+    def save(self, state: dict[str, Any]) -> None:
+        from genzoo.files import atomic_write
+
+        atomic_write(self.path, lambda f: torch.save({"key": self.key, "state": state}, f))
+
+
+def _weights_hash(model: torch.nn.Module) -> str:
+    """sha256 of the model's parameters and buffers, in state-dict order."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        h.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
+        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _family_metrics(
+    run: Run, data: Any, split: str, seed: int, options: dict, folder: RunDir, record: str
+) -> dict[str, Any]:
+    """The family's own metrics, or the step's validation terms on ``split`` without them. A
+    family with ``resumable_evaluate`` keeps its partial results in the run folder and
+    continues a stopped evaluation of the same weights, images and options from them."""
     from genzoo.family import resolve_options
     from genzoo.training.loop import evaluate_split
 
     fam, cfg = run.family, run.config
     opts = resolve_options(fam.name, "evaluate", fam.evaluate_options, options)
+    if fam.resumable_evaluate:
+        key = {"weights": _weights_hash(run.model), "images": data.content_hash()}
+        key.update({"split": split, "seed": seed, "options": dict(opts)})
+        partial = _PartialFile(folder, record, key)
+        return fam.evaluate(
+            run.model, cfg, data, split, run.device, seed=seed, partial=partial, **opts
+        )
     metrics = fam.evaluate(run.model, cfg, data, split, run.device, seed=seed, **opts)
     if metrics is None:
         step = fam.make_step(run.model, cfg.model, cfg.train)
@@ -111,16 +171,19 @@ def evaluate_run(
     sampler = resolve_options(fam.name, "sample", fam.sample_options, sample_options or {})
     folder = RunDir.open(run.path)
     with folder.lock():  # one writer: refused at once while the run trains or is evaluated
+        record = folder.eval_name(checkpoint)
         result = _measure(
-            run, folder, split, seed, samples, quality, data, options, sampler, images
+            run, folder, record, split, seed, samples, quality, data, options, sampler, images
         )
-        folder.write_json(folder.eval_name(checkpoint), result)  # atomic
+        folder.write_json(record, result)  # atomic
+        _PartialFile.file(folder, record).unlink(missing_ok=True)
     return result
 
 
 def _measure(
     run: Run,
     folder: RunDir,
+    record: str,
     split: str,
     seed: int,
     samples: int | None,
@@ -144,7 +207,7 @@ def _measure(
     if limit is not None:
         data = data.subset({"val": limit, "test": limit})
     start = time.perf_counter()
-    metrics = _family_metrics(run, data, split, seed, options)
+    metrics = _family_metrics(run, data, split, seed, options, folder, record)
     view = family.data_view(cfg.model)
     result: dict[str, Any] = {
         "family": cfg.family,

@@ -11,6 +11,7 @@ from torch import Tensor
 from genzoo.config import TrainConfig
 from genzoo.family import (
     CurveFigure,
+    EvalPartial,
     Family,
     ImageFigure,
     ImageShape,
@@ -56,6 +57,7 @@ class VAEFamily(Family):
     sample_options = (
         Option("mean", bool, False, "decoder means instead of draws from the likelihood"),
     )
+    resumable_evaluate = True  # k = 5000 on 10,000 images takes over an hour on a CPU
     evaluate_options = (
         Option("k", int, DEFAULT_K, "importance samples per image for the NLL", ge=1),
         Option(
@@ -111,9 +113,10 @@ class VAEFamily(Family):
     def evaluate(
         self, model: VAE, cfg: Any, data: Any, split: str, device: torch.device, seed: int = 0,
         k: int = DEFAULT_K, naive_examples: int = NAIVE_EXAMPLES,
+        partial: EvalPartial | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         opts = {"k": k, "seed": seed, "naive_examples": naive_examples}
-        m = evaluate_vae(model, cfg, data, split, device, opts)
+        m = evaluate_vae(model, cfg, data, split, device, opts, partial)
         common = {
             "nll_nats": m["nll"],
             "bpd": m["nll_bits_per_dim"],
