@@ -27,11 +27,14 @@ class _PartialFile:
     written atomically under the folder's lock and keyed by what is measured: the weights'
     and the images' content, the split, the seed and the options. A state saved by another
     evaluation is not handed out (the next save replaces it). Removed once the evaluation's
-    record is written, so a stop while the samples are scored keeps the finished NLL."""
+    record is written, so a stop while the samples are scored keeps the finished NLL. Each
+    save also keeps the seconds spent so far, which a resumed record reports."""
 
     def __init__(self, folder: RunDir, record: str, key: dict[str, Any]) -> None:
         self.path = self.file(folder, record)
         self.key = key
+        self.earlier_s = 0.0  # seconds the stopped attempts spent up to their last save
+        self._start = time.perf_counter()
 
     @staticmethod
     def file(folder: RunDir, record: str) -> Path:
@@ -51,12 +54,15 @@ class _PartialFile:
         if saved.get("key") != self.key:
             return None
         warnings.warn(f"continuing the evaluation kept in {self.path}", GenzooWarning, 2)
+        self.earlier_s = float(saved["spent_s"])
         return saved["state"]
 
     def save(self, state: dict[str, Any]) -> None:
         from genzoo.files import atomic_write
 
-        atomic_write(self.path, lambda f: torch.save({"key": self.key, "state": state}, f))
+        spent = self.earlier_s + time.perf_counter() - self._start
+        payload = {"key": self.key, "state": state, "spent_s": spent}
+        atomic_write(self.path, lambda f: torch.save(payload, f))
 
 
 def _weights_hash(model: torch.nn.Module) -> str:
@@ -85,9 +91,12 @@ def _family_metrics(
         key = {"weights": _weights_hash(run.model), "images": data.content_hash()}
         key.update({"split": split, "seed": seed, "options": dict(opts)})
         partial = _PartialFile(folder, record, key)
-        return fam.evaluate(
+        metrics = fam.evaluate(
             run.model, cfg, data, split, run.device, seed=seed, partial=partial, **opts
         )
+        if partial.earlier_s:
+            metrics = {**metrics, "eval_time_before_s": partial.earlier_s}
+        return metrics
     metrics = fam.evaluate(run.model, cfg, data, split, run.device, seed=seed, **opts)
     if metrics is None:
         step = fam.make_step(run.model, cfg.model, cfg.train)
@@ -223,5 +232,6 @@ def _measure(
         quality_cfg = QualityConfig(samples=samples, seed=seed)
         result["sample_options"] = sampler
         result.update(_sample_quality(run, quality_cfg, full, sampler))
-    result["eval_time_s"] = time.perf_counter() - start
+    # a resumed evaluation counts what the stopped attempts spent (eval_time_before_s) too
+    result["eval_time_s"] = time.perf_counter() - start + result.get("eval_time_before_s", 0.0)
     return result
