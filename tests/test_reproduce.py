@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 from genzoo.errors import ConfigError
 from genzoo.reproduce.kl import kl_examples
 from genzoo.reproduce.presets import PRESETS, check_preset, load_preset, preset_from_dict
+from genzoo.training.rundir import RunDir
 from tests.conftest import run_cli
 
 # the course report's figures 1-8: (number, run, declared figures shown)
@@ -174,6 +176,7 @@ def test_rerun_reuses_every_stage(tiny_report):
     stages = json.loads((tiny_report / "stages.json").read_text())
     for key, entry in stages.items():  # the cost of the main and the kept evaluations
         assert entry["eval_s"] == pytest.approx(_stage_eval_seconds(tiny_report / "runs" / key))
+        assert entry["train_s"] == RunDir(tiny_report / "runs" / key).train_seconds() > 0
     for record in kept:  # the kept epochs evaluated again, the main evaluation reused
         record.unlink()
     res = run_cli("reproduce", "--preset", "tiny", "--out", str(tiny_report), "--quiet", *ONE)
@@ -201,6 +204,11 @@ def test_interrupted_stage_resumes(tiny_report, tmp_path):
     res = run_cli("reproduce", "--preset", "tiny", "--out", str(out), "--quiet", *ONE)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "gan-mlp: resumed from epoch 1" in res.stdout
+    # the training seconds are the epochs' (timings.jsonl), whatever stopped the invocations
+    run = RunDir(out / "runs" / "gan-mlp")
+    assert [r["epoch"] for r in run.read_timings()] == [1, 2]
+    stages = json.loads((out / "stages.json").read_text())
+    assert stages["gan-mlp"]["train_s"] == run.train_seconds()
 
 
 def test_kl_examples_match_the_closed_form_and_the_report():

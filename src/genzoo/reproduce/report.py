@@ -273,8 +273,9 @@ def _comparison(b: _Builder, results: list[dict[str, Any]], floors: list[dict[st
         Table(
             ["run", "parameters", "train (s)", "evaluate (s)", "samples/s", "status"],
             costs,
-            "Cost of each model on this machine (train time of this invocation; 'reused' stages "
-            "keep the time recorded when they were trained).",
+            "Cost of each model on this machine: train is the training epochs' seconds "
+            "(RUN/timings.jsonl, summed over resumptions; validation and figures not included), "
+            "evaluate the evaluation's, including the kept epochs' and a stopped attempt's.",
         )
     )
 

@@ -110,18 +110,15 @@ def _evaluate_kept(
 
 
 def _record_times(
-    timings: dict[str, Any], path: Path, key: str, status: str, times: tuple[float, float]
+    timings: dict[str, Any], path: Path, key: str, times: tuple[float, float]
 ) -> dict[str, Any]:
-    """Update and save (atomically) ``stages.json``: train seconds summed over resumptions and
-    kept for a reused stage; evaluate seconds as ``_eval_seconds`` gives them."""
+    """Update and save (atomically) ``stages.json`` with the stage's train seconds (its
+    epochs' ``time_s`` in ``RUN/timings.jsonl``, which a stopped run keeps, so they add up
+    over resumptions and sessions) and evaluate seconds as ``_eval_seconds`` gives them."""
     train_s, eval_s = times
-    entry = timings.get(key, {})
-    if status != "reused" or "train_s" not in entry:
-        entry["train_s"] = entry.get("train_s", 0.0) + train_s if status != "trained" else train_s
-    entry["eval_s"] = eval_s
-    timings[key] = entry
+    timings[key] = {"train_s": train_s, "eval_s": eval_s}
     atomic_write_text(path, json.dumps(timings, indent=2))
-    return entry
+    return timings[key]
 
 
 def _eval_seconds(records: list[dict[str, Any]], measured: float) -> float:
@@ -173,8 +170,8 @@ def run_stages(
             record = _evaluate(stage, preset, run_dir, status, device, seed)
             kept = _evaluate_kept(stage, preset, run_dir, device, seed)
             eval_s = time.perf_counter() - t1
-        times = (train_s, _eval_seconds([record, *kept], eval_s))
-        entry = _record_times(timings, timing_path, stage.key, status, times)
+        times = (RunDir(run_dir).train_seconds(), _eval_seconds([record, *kept], eval_s))
+        entry = _record_times(timings, timing_path, stage.key, times)
         log(f"[{i}/{n}] {stage.key}: {status}; train {_fmt(train_s)}, evaluate {_fmt(eval_s)}")
         results.append(
             StageResult(
