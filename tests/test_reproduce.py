@@ -190,6 +190,7 @@ def test_rerun_reuses_every_stage(tiny_report):
     assert res.returncode == 0, res.stderr[-2000:]
     assert len(kept) == 8 and all(p.stat().st_mtime_ns == t for p, t in kept.items())
     assert json.loads((tiny_report / "stages.json").read_text()) == again  # nothing redone
+    assert "left)" not in res.stdout  # no time-left guess from stages that cost nothing
 
 
 def test_interrupted_stage_resumes(tiny_report, tmp_path):

@@ -129,9 +129,11 @@ def _eval_seconds(records: list[dict[str, Any]], measured: float) -> float:
     return measured if any(t is None for t in times) else float(sum(times))
 
 
-def _announce(log: Any, i: int, n: int, stage: Stage, spent: float) -> None:
-    if i > 1:
-        eta = spent / (i - 1) * (n - i + 1)
+def _announce(log: Any, i: int, n: int, stage: Stage, spent: float, worked: int) -> None:
+    """The stage's first line; after ``worked`` stages that trained or evaluated something in
+    this invocation (reused ones cost nothing), the time so far and a rough time left."""
+    if worked:
+        eta = spent / worked * (n - i + 1)
         log(
             f"[{i}/{n}] {stage.key}: {stage.label}  (elapsed {_fmt(spent)}, about {_fmt(eta)} left)"
         )
@@ -156,12 +158,12 @@ def run_stages(
     timing_path = out / "stages.json"
     timings: dict[str, Any] = json.loads(timing_path.read_text()) if timing_path.is_file() else {}
     results: list[StageResult] = []
-    started = time.perf_counter()
+    started, worked = time.perf_counter(), 0
     n = len(preset.stages)
     for i, stage in enumerate(preset.stages, 1):
         cfg = stage_config(stage, preset, seed, data_dir, shape)
         run_dir = runs / stage.key
-        _announce(log, i, n, stage, time.perf_counter() - started)
+        _announce(log, i, n, stage, time.perf_counter() - started, worked)
         with run_lock(run_dir):  # one writer for the whole stage: training and evaluation
             t0 = time.perf_counter()
             status = _train(stage, cfg, run_dir, device, quiet)
@@ -173,6 +175,7 @@ def run_stages(
         times = (RunDir(run_dir).train_seconds(), _eval_seconds([record, *kept], eval_s))
         entry = _record_times(timings, timing_path, stage.key, times)
         log(f"[{i}/{n}] {stage.key}: {status}; train {_fmt(train_s)}, evaluate {_fmt(eval_s)}")
+        worked += status != "reused" or eval_s > 1.0
         results.append(
             StageResult(
                 key=stage.key, stage=stage, run=run_dir, eval=record, status=status,
