@@ -275,7 +275,8 @@ def _comparison(b: _Builder, results: list[dict[str, Any]], floors: list[dict[st
             costs,
             "Cost of each model on this machine: train is the training epochs' seconds "
             "(RUN/timings.jsonl, summed over resumptions; validation and figures not included), "
-            "evaluate the evaluation's, including the kept epochs' and a stopped attempt's.",
+            "evaluate the evaluations' (the kept epochs' included, and for a resumed one "
+            "what its stopped attempts spent).",
         )
     )
 
