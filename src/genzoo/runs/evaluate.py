@@ -87,21 +87,20 @@ def _family_metrics(
 
     fam, cfg = run.family, run.config
     opts = resolve_options(fam.name, "evaluate", fam.evaluate_options, options)
+    partial: _PartialFile | None = None
+    extra: dict[str, Any] = {}
     if fam.resumable_evaluate:
         key = {"weights": _weights_hash(run.model), "images": data.content_hash()}
         key.update({"split": split, "seed": seed, "options": dict(opts)})
         partial = _PartialFile(folder, record, key)
-        metrics = fam.evaluate(
-            run.model, cfg, data, split, run.device, seed=seed, partial=partial, **opts
-        )
-        if partial.earlier_s:
-            metrics = {**metrics, "eval_time_before_s": partial.earlier_s}
-        return metrics
-    metrics = fam.evaluate(run.model, cfg, data, split, run.device, seed=seed, **opts)
+        extra = {"partial": partial}
+    metrics = fam.evaluate(run.model, cfg, data, split, run.device, seed=seed, **extra, **opts)
     if metrics is None:
         step = fam.make_step(run.model, cfg.model, cfg.train)
         x, y = data.view(split, fam.data_view(cfg.model)), data.labels[split]
         metrics = evaluate_split(step, x, y, cfg.train.eval_batch_size, run.device)
+    if partial is not None and partial.earlier_s:
+        metrics = {**metrics, "eval_time_before_s": partial.earlier_s}
     return metrics
 
 
