@@ -130,6 +130,21 @@ def test_preset_files_are_checked(tmp_path):
         check_preset(PRESETS[name])
 
 
+def test_best_trains_the_paper_runs_unchanged_and_keeps_epochs_of_both_gans():
+    """``best`` is ``paper`` plus four stages; its MLP GAN differs only by kept checkpoints
+    (points of the time-to-quality figure beside the DCGAN's), which do not change training."""
+    paper, best = PRESETS["paper"].stages, PRESETS["best"].stages
+    assert [s.key for s in best[: len(paper)]] == [s.key for s in paper]
+    for ours, theirs in zip(best, paper, strict=False):
+        kept = {k: v for k, v in ours.overrides.items() if k != "keep_epochs"}
+        assert (kept, ours.evaluate, ours.figures) == (
+            theirs.overrides, theirs.evaluate, theirs.figures
+        )  # fmt: skip
+    kept = {s.key: s.overrides.get("keep_epochs") for s in best}
+    assert kept["gan-mlp"][-1] == 200 and kept["gan-dcgan"][-1] == 60
+    assert "keep_epochs" not in {k for s in paper for k in s.overrides}
+
+
 def test_kept_checkpoints_give_quality_against_training_time(tiny_report):
     """Each tiny stage keeps two epochs' checkpoints; each is evaluated into its own record
     at the training seconds of its epoch, and the figure has a line per stage and metric."""

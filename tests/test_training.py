@@ -300,6 +300,8 @@ def test_progress_without_a_bar_says_how_far_a_long_job_is(monkeypatch):
         prog.update(100)
     lines = out.getvalue().splitlines()
     assert lines[0] == "evaluate k=5000: 3/10 batches, 4 ex/s, about 2.9 min left"
+    rates = [progress.format_rate(r) for r in (0.93, 4.3, 12.6, 2618.4)]
+    assert rates == ["0.93", "4.3", "13", "2618"]  # k=5000 NLLs: about 1 image/s, not "0"
     assert len(lines) == 3  # at most one line a minute
     silent = io.StringIO()
     quiet = progress.Progress(10, "epoch 1/2", False, stream=silent)  # every_s: off by default

@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-__all__ = ["Progress", "format_metrics"]
+__all__ = ["Progress", "format_metrics", "format_rate"]
 
 
 def format_metrics(metrics: dict[str, float], keys: int = 4) -> str:
@@ -14,6 +14,12 @@ def format_metrics(metrics: dict[str, float], keys: int = 4) -> str:
     ordered = sorted(metrics.items(), key=lambda kv: kv[0] != "loss")  # loss first
     parts = [f"{k} {v:.4g}" for k, v in ordered if isinstance(v, float | int)][:keys]
     return " ".join(parts)
+
+
+def format_rate(per_s: float) -> str:
+    """A rate with two significant digits below 10 (``0.93``, ``4.2``; an NLL with k=5000
+    scores about one image a second, which ``.0f`` showed as 0), whole numbers above."""
+    return f"{per_s:.0f}" if per_s >= 10 else f"{per_s:.2g}"
 
 
 class Progress:
@@ -58,7 +64,7 @@ class Progress:
             self._bar.update(1)
             if loss is not None and self._bar.n % 10 == 0:
                 rate = self.examples / max(time.perf_counter() - self.start, 1e-9)
-                self._bar.set_postfix(loss=f"{loss:.4g}", ex_s=f"{rate:.0f}", refresh=False)
+                self._bar.set_postfix(loss=f"{loss:.4g}", ex_s=format_rate(rate), refresh=False)
 
     def _maybe_line(self) -> None:
         now = time.perf_counter()
@@ -67,8 +73,9 @@ class Progress:
         self._last_line = now
         elapsed = now - self.start
         left = elapsed / self._done * max(self.total - self._done, 0)
+        rate = format_rate(self.examples / elapsed)
         self.line(
-            f"{self.desc}: {self._done}/{self.total} batches, {self.examples / elapsed:.0f} ex/s, "
+            f"{self.desc}: {self._done}/{self.total} batches, {rate} ex/s, "
             f"about {left / 60:.1f} min left"
         )
 
