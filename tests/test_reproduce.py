@@ -12,7 +12,8 @@ import pytest
 
 from genzoo.errors import ConfigError
 from genzoo.reproduce.kl import kl_examples
-from genzoo.reproduce.presets import PRESETS, check_preset, load_preset, preset_from_dict
+from genzoo.reproduce.preset_file import load_preset, preset_from_dict
+from genzoo.reproduce.presets import PRESETS, check_preset
 from genzoo.training.rundir import RunDir
 from tests.conftest import run_cli
 

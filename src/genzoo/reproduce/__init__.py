@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from genzoo.reproduce.preset_file import load_preset
 from genzoo.reproduce.presets import (
     PRESETS,
     Preset,
@@ -15,7 +16,6 @@ from genzoo.reproduce.presets import (
     Stage,
     check_preset,
     get_preset,
-    load_preset,
     on_dataset,
 )
 

@@ -1,12 +1,11 @@
 """Presets of ``genzoo reproduce``: which runs to train, how long, how to evaluate them, and
 which of each family's declared figures the report shows. Built-in presets by name, or a
-preset file (JSON, ``load_preset``)."""
+preset file (JSON, ``preset_file.load_preset``)."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,8 @@ __all__ = [
     "COURSE_SECTIONS",
     "EXTRAS",
     "get_preset",
-    "load_preset",
     "check_preset",
+    "on_dataset",
 ]
 
 EXTRAS = ("estimators", "kl", "interpolation")
@@ -289,81 +288,6 @@ PRESETS["best"] = Preset(
 )
 
 
-def _fields(cls: type, given: dict[str, Any], where: str) -> dict[str, Any]:
-    """``given`` checked against the dataclass fields of ``cls``: no unknown, none missing."""
-    if not isinstance(given, dict):
-        raise ConfigError(f"{where}: expected an object, got {type(given).__name__}")
-    names = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(given) - set(names))
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(names)}"
-        )
-    from dataclasses import MISSING
-
-    missing = [
-        n for n, f in names.items()
-        if n not in given and f.default is MISSING and f.default_factory is MISSING
-    ]  # fmt: skip
-    if missing:
-        raise ConfigError(f"{where}: missing key(s) {', '.join(missing)}")
-    return dict(given)
-
-
-def _tuples(value: Any) -> Any:
-    """JSON lists as tuples (configs hold tuples, e.g. ``sample_epochs``)."""
-    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
-
-
-def _stage(d: Any, where: str) -> Stage:
-    d = _fields(Stage, {"label": d.get("key", ""), **d} if isinstance(d, dict) else d, where)
-    d["overrides"] = {k: _tuples(v) for k, v in d.get("overrides", {}).items()}
-    d["figures"] = tuple(d.get("figures", ()))
-    return Stage(**d)
-
-
-def _section(d: Any, where: str) -> Section:
-    d = _fields(Section, d, where)
-    return Section(d["title"], tuple(d["stages"]), tuple(d.get("extras", ())))
-
-
-def preset_from_dict(d: dict[str, Any], where: str = "preset") -> Preset:
-    """A ``Preset`` from plain data (the format of a preset file, see ``load_preset``)."""
-    d = _fields(Preset, {"description": "", **d}, where)
-    stages = tuple(_stage(s, f"{where}: stages[{i}]") for i, s in enumerate(d["stages"] or ()))
-    if not stages:
-        raise ConfigError(f"{where}: a preset needs at least one stage")
-    keys = [s.key for s in stages]
-    if len(set(keys)) != len(keys):
-        raise ConfigError(f"{where}: stage keys must be unique, got {', '.join(keys)}")
-    sections = d.pop("sections", None) or ()
-    return Preset(
-        **{**d, "stages": stages},
-        sections=tuple(_section(s, f"{where}: sections[{i}]") for i, s in enumerate(sections)),
-    )
-
-
-def load_preset(path: str | Path) -> Preset:
-    """A preset from a JSON file::
-
-        {"name": "mine", "description": "one line",
-         "stages": [{"key": "vae-small", "family": "vae", "label": "VAE, z=8",
-                     "overrides": {"z_dim": 8, "epochs": 5, "sample_epochs": [0, 5]},
-                     "evaluate": {"k": 100}, "figures": ["curves", "samples"]}],
-         "sections": [{"title": "VAEs", "stages": ["vae-small"], "extras": ["estimators"]}],
-         "quality_samples": 1000, "data_limits": {"limit_train": 5000, "limit_eval": 1000}}
-
-    Required: ``name`` and ``stages`` (each with ``key`` and ``family``); everything else as in
-    ``Preset``, ``Stage`` and ``Section``. Unknown keys are refused.
-    """
-    path = Path(path)
-    try:
-        d = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"preset file {path}: unreadable ({exc})") from None
-    return preset_from_dict(d, f"preset file {path}")
-
-
 def on_dataset(preset: Preset, data: dict[str, Any]) -> Preset:
     """``preset``'s study on another data set: every stage trains on ``data`` (``DataConfig``
     fields: ``dataset``, ``image_size``, ``image_channels``), the course report's reference
@@ -385,6 +309,8 @@ def on_dataset(preset: Preset, data: dict[str, Any]) -> Preset:
 def get_preset(name: str) -> Preset:
     """A built-in preset by name, or the preset file ``name`` (ending in ``.json``)."""
     if name.endswith(".json") or Path(name).is_file():
+        from genzoo.reproduce.preset_file import load_preset
+
         return load_preset(name)
     try:
         return PRESETS[name]
