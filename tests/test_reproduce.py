@@ -12,7 +12,7 @@ import pytest
 
 from genzoo.errors import ConfigError
 from genzoo.reproduce.kl import kl_examples
-from genzoo.reproduce.preset_file import load_preset, preset_from_dict
+from genzoo.reproduce.preset_file import load_preset, preset_from_dict, preset_to_json
 from genzoo.reproduce.presets import PRESETS, check_preset
 from genzoo.training.rundir import RunDir
 from tests.conftest import run_cli
@@ -129,6 +129,15 @@ def test_preset_files_are_checked(tmp_path):
         preset_from_dict({"name": "p"})
     for name in PRESETS:
         check_preset(PRESETS[name])
+
+
+def test_every_built_in_preset_prints_as_a_preset_file_that_loads_back_equal(tmp_path):
+    for name, preset in PRESETS.items():
+        assert preset_from_dict(json.loads(preset_to_json(preset))) == preset, name
+    res = run_cli("reproduce", "--preset", "best", "--print-preset")
+    assert res.returncode == 0, res.stderr
+    (tmp_path / "mine.json").write_text(res.stdout)
+    assert load_preset(tmp_path / "mine.json") == PRESETS["best"]
 
 
 def test_best_trains_the_paper_runs_unchanged_and_keeps_epochs_of_both_gans():

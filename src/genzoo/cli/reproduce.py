@@ -67,6 +67,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--image-channels", type=int, default=None, choices=(1, 3),
         help="with --dataset: convert to 1 (grey) or 3 (RGB) channels",
     )  # fmt: skip
+    p.add_argument(
+        "--print-preset", action="store_true",
+        help="print the preset as a preset file (JSON) and exit, e.g. to start your own from "
+        "a built-in one (genzoo reproduce --preset best --print-preset > mine.json)",
+    )  # fmt: skip
     add_runtime_flags(p)
     p.set_defaults(
         handler=run,
@@ -82,6 +87,11 @@ def run(args: argparse.Namespace) -> int:
     from genzoo.training.runtime import setup_runtime
 
     preset = get_preset(args.preset)  # a bad name or file fails before any set-up
+    if args.print_preset:
+        from genzoo.reproduce.preset_file import preset_to_json
+
+        print(preset_to_json(preset))
+        return 0
     data = None
     if args.dataset is not None:
         data = {"dataset": args.dataset, "image_size": args.image_size}

@@ -3,6 +3,7 @@ the fields of ``Preset``, ``Stage`` and ``Section`` (unknown keys are refused)."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 from genzoo.errors import ConfigError
 from genzoo.reproduce.presets import Preset, Section, Stage
 
-__all__ = ["load_preset", "preset_from_dict"]
+__all__ = ["load_preset", "preset_from_dict", "preset_to_json"]
 
 
 def _fields(cls: type, given: dict[str, Any], where: str) -> dict[str, Any]:
@@ -85,3 +86,9 @@ def load_preset(path: str | Path) -> Preset:
     except (OSError, ValueError) as exc:
         raise ConfigError(f"preset file {path}: unreadable ({exc})") from None
     return preset_from_dict(d, f"preset file {path}")
+
+
+def preset_to_json(preset: Preset) -> str:
+    """``preset`` as a preset file's text (tuples as lists), e.g. to start one's own from a
+    built-in preset; ``preset_from_dict(json.loads(text))`` gives ``preset`` back."""
+    return json.dumps(dataclasses.asdict(preset), indent=1)
